@@ -1,0 +1,290 @@
+"""spec + environment + params → a validated DAG: order, parallel waves, what changes things.
+
+:func:`make_plan` runs nothing. It resolves parameters (defaults, patterns, choices), decides the
+``if:`` conditions that depend only on params, vars and the environment, groups steps into waves
+that may run in parallel, and renders each step's action with secret values masked.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from opsbook import environ
+from opsbook.errors import ExpressionError, ParamError, UsageError
+from opsbook.masking import Masker
+from opsbook.spec import expressions as ex
+from opsbook.spec.loader import LoadedSpec
+from opsbook.spec.models import Runbook, Step
+from opsbook.spec.validate import dependencies
+from opsbook.steps.registry import get_kind
+
+
+@dataclass
+class PlannedStep:
+    id: str
+    name: str
+    kind: str
+    wave: int
+    needs: list[str]
+    action: str
+    changes_things: bool
+    rollback: str | None
+    irreversible: bool
+    gate: list[str] | None
+    condition: str | None
+    will_run: bool | None
+    """True: runs; False: skipped by its if:; None: decided at run time (reads step outputs)."""
+    timeout: float | None
+    retry_attempts: int
+    continue_on_error: bool
+    after_irreversible: bool = False
+    """True when an irreversible step runs before this one: rollback stops there."""
+
+
+@dataclass
+class Plan:
+    project: str
+    runbook: str
+    description: str | None
+    environment: str
+    protected: bool
+    params: dict[str, str]
+    waves: list[list[str]]
+    steps: list[PlannedStep]
+    locks_environment: bool
+    irreversible_point: str | None
+    gates: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def step(self, step_id: str) -> PlannedStep:
+        return next(s for s in self.steps if s.id == step_id)
+
+
+def get_runbook(loaded: LoadedSpec, name: str) -> Runbook:
+    runbooks = loaded.spec.runbooks
+    if name not in runbooks:
+        close = difflib.get_close_matches(name, list(runbooks), n=1)
+        hint = (
+            f"did you mean '{close[0]}'?" if close else "known: " + (", ".join(runbooks) or "none")
+        )
+        raise UsageError(f"unknown runbook '{name}'", file=loaded.display, hint=hint)
+    return runbooks[name]
+
+
+def parse_param_args(pairs: list[str]) -> dict[str, str]:
+    """``["version=2", "note=a=b"]`` → ``{"version": "2", "note": "a=b"}``."""
+    params: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ParamError(f"-p {pair!r} is not KEY=VALUE", hint="write e.g. -p version=2")
+        params[key.strip()] = value
+    return params
+
+
+def resolve_params(
+    loaded: LoadedSpec, runbook_name: str, given: Mapping[str, str]
+) -> dict[str, str]:
+    """Given params checked against the runbook's declarations, with defaults filled in."""
+    runbook = get_runbook(loaded, runbook_name)
+    declared = runbook.params
+    problems: list[str] = []
+    for key in given:
+        if key not in declared:
+            close = difflib.get_close_matches(key, list(declared), n=1)
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else (
+                    "declared: " + ", ".join(declared)
+                    if declared
+                    else "this runbook takes no params"
+                )
+            )
+            problems.append(f"unknown param '{key}'; {hint}")
+    values: dict[str, str] = {}
+    missing: list[str] = []
+    for key, param in declared.items():
+        if key in given:
+            value = given[key]
+        elif param.default is not None:
+            value = param.default
+        elif param.required:
+            missing.append(key)
+            continue
+        else:
+            value = ""
+        if key in given and param.pattern and not re.search(param.pattern, value):
+            problems.append(f"param '{key}'={value!r} does not match pattern {param.pattern!r}")
+        if key in given and param.choices and value not in param.choices:
+            problems.append(f"param '{key}'={value!r} is not one of {', '.join(param.choices)}")
+        values[key] = value
+    if missing:
+        flags = " ".join(f"-p {m}=VALUE" for m in missing)
+        problems.append(f"missing required param(s): {', '.join(missing)}; pass {flags}")
+    if problems:
+        raise ParamError(f"runbook '{runbook_name}': " + "; ".join(problems), file=loaded.display)
+    return values
+
+
+def expression_context(
+    loaded: LoadedSpec,
+    effective: environ.Effective,
+    params: Mapping[str, str],
+    *,
+    run: Mapping[str, Any] | None = None,
+    steps: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The six names expressions read."""
+    return {
+        "params": dict(params),
+        "vars": effective.vars,
+        "env": dict(effective.values),
+        "steps": dict(steps or {}),
+        "run": {"project": loaded.spec.project, **(run or {})},
+        "environment": {
+            "name": effective.name,
+            "protected": effective.environment.protected,
+        },
+    }
+
+
+def waves(runbook: Runbook) -> list[list[str]]:
+    """Steps grouped into waves: every step's needs are in earlier waves (Kahn layering)."""
+    deps = dependencies(runbook)
+    level: dict[str, int] = {}
+    order = [s.id for s in runbook.steps]
+    remaining = list(order)
+    while remaining:
+        progressed = False
+        for sid in list(remaining):
+            if all(d in level for d in deps[sid]):
+                level[sid] = 1 + max((level[d] for d in deps[sid]), default=-1)
+                remaining.remove(sid)
+                progressed = True
+        if not progressed:  # a cycle; validation reports it, never reached for a valid spec
+            raise UsageError("dependency cycle among: " + ", ".join(remaining))
+    out: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for sid in order:
+        out[level[sid]].append(sid)
+    return out
+
+
+def locks_environment(loaded: LoadedSpec, runbook: Runbook) -> bool:
+    """Whether runs of this runbook hold the environment (one at a time)."""
+    if runbook.lock is not None:
+        return runbook.lock
+    return any(get_kind(s.kind).changes_things for s in runbook.steps)
+
+
+def make_plan(
+    loaded: LoadedSpec,
+    runbook_name: str,
+    env_name: str,
+    given: Mapping[str, str],
+    process_env: Mapping[str, str] | None = None,
+) -> Plan:
+    """Resolve what a run would do, running nothing."""
+    runbook = get_runbook(loaded, runbook_name)
+    effective = environ.resolve(loaded, env_name, process_env)
+    params = resolve_params(loaded, runbook_name, given)
+    masker = Masker(effective.secrets)
+    context = expression_context(loaded, effective, params, run={"id": "<run-id>"})
+    deps = dependencies(runbook)
+    layered = waves(runbook)
+    wave_of = {sid: i for i, wave in enumerate(layered) for sid in wave}
+    warnings: list[str] = []
+    if effective.env_file is not None and not effective.env_file.is_file():
+        warnings.append(
+            f"env_file {effective.environment.env_file} of environment '{env_name}' does not exist"
+        )
+
+    def render(text: str) -> str:
+        return masker(_render_static(text, context))
+
+    # A step skipped by its if: counts as done for the steps that need it (unlike GitHub
+    # Actions, where skipping cascades): an unprotected environment skips the on-call gate and
+    # the release goes on.
+    planned: list[PlannedStep] = []
+    for step in sorted(runbook.steps, key=lambda s: wave_of[s.id]):
+        kind = get_kind(step.kind)
+        will_run = _decide(step, context)
+        planned.append(
+            PlannedStep(
+                id=step.id,
+                name=step.title,
+                kind=step.kind,
+                wave=wave_of[step.id],
+                needs=deps[step.id],
+                action=kind.describe(step.config, render),
+                changes_things=kind.changes_things,
+                rollback=render(step.rollback) if step.rollback else None,
+                irreversible=kind.is_irreversible(step.config, step, loaded.root, loaded.spec),
+                gate=[
+                    render(i)
+                    for i in ([step.config] if isinstance(step.config, str) else step.config)
+                ]
+                if step.kind == "gate"
+                else None,
+                condition=step.if_,
+                will_run=will_run,
+                timeout=step.timeout,
+                retry_attempts=step.retry.attempts,
+                continue_on_error=step.continue_on_error,
+            )
+        )
+    order = [s.id for s in runbook.steps]
+    planned.sort(key=lambda p: (p.wave, order.index(p.id)))
+    seen_irreversible = False
+    irreversible_point = None
+    for p in planned:
+        p.after_irreversible = seen_irreversible
+        if p.irreversible and p.will_run is not False:
+            seen_irreversible = True
+            irreversible_point = irreversible_point or p.id
+    return Plan(
+        project=loaded.spec.project,
+        runbook=runbook_name,
+        description=runbook.description,
+        environment=env_name,
+        protected=effective.environment.protected,
+        params={k: masker(v) for k, v in params.items()},
+        waves=[list(w) for w in layered],
+        steps=planned,
+        locks_environment=locks_environment(loaded, runbook),
+        irreversible_point=irreversible_point,
+        gates=[p.id for p in planned if p.kind == "gate" and p.will_run is not False],
+        warnings=warnings,
+    )
+
+
+def _decide(step: Step, context: Mapping[str, Any]) -> bool | None:
+    if step.if_ is None:
+        return True
+    source = ex.condition_source(step.if_)
+    if any(r.parts[0] == "steps" for r in ex.references(source)):
+        return None
+    try:
+        return ex.condition(step.if_, context)
+    except ExpressionError:
+        return None
+
+
+def _render_static(text: str, context: Mapping[str, Any]) -> str:
+    """Render templates, leaving those that read step outputs or the run id as written."""
+
+    def one(match: re.Match[str]) -> str:
+        expr = match.group(1)
+        refs = ex.references(expr)
+        if any(r.parts[0] == "steps" or r.parts[:2] == ("run", "id") for r in refs):
+            return match.group(0)
+        return ex.to_text(ex.evaluate(expr, context))
+
+    return ex.TEMPLATE.sub(one, text)

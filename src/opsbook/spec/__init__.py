@@ -1,0 +1,1 @@
+"""The opsbook.yaml format: models, YAML loading with line numbers, ${{ }} expressions."""

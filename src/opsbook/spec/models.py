@@ -1,0 +1,247 @@
+"""The opsbook.yaml file format as pydantic models.
+
+Unknown keys are errors (``extra="forbid"``), except under a step, where the one key that is not a
+common field names the step's kind (``run``, ``check``, ``gate``, ``wait``, ``migrate`` or a
+plugin's), and at the top level, where ``x-`` keys hold free-form data (``x-operations``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from opsbook.spec.durations import Duration
+
+STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+Scalar = str | int | float | bool
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+
+
+def _compile(pattern: str | None) -> str | None:
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise ValueError(f"bad pattern {pattern!r}: {err}") from None
+    return pattern
+
+
+class Environment(Model):
+    """Where a runbook runs: its env file, plain variables, and whether it is protected."""
+
+    description: str | None = None
+    env_file: str | None = None
+    vars: dict[str, Scalar] = Field(default_factory=dict)
+    protected: bool = False
+
+
+class EnvVar(Model):
+    """One entry of the environment contract (seed 000's table)."""
+
+    required: bool = False
+    default: str | None = None
+    secret: bool = False
+    pattern: str | None = None
+    description: str | None = None
+    service: str | None = None
+    example: str | None = None
+
+    _check_pattern = field_validator("pattern")(_compile)
+
+    @field_validator("default", "example", mode="before")
+    @classmethod
+    def _scalar_to_text(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return str(value)
+        return value
+
+
+class Expect(Model):
+    """What an HTTP check expects of the response."""
+
+    status: int | list[int] = 200
+    json_: dict[str, Any] | None = Field(default=None, alias="json")
+    jmespath: dict[str, Any] | None = None
+    contains: str | None = None
+    within: Duration | None = None
+
+
+class Check(Model):
+    """A named, read-only verification (an HTTP probe)."""
+
+    description: str | None = None
+    http: str
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    timeout: Duration = 10.0
+    expect: Expect = Field(default_factory=Expect)
+
+
+class Param(Model):
+    """A runbook parameter, given with ``-p KEY=VALUE``."""
+
+    required: bool = False
+    default: str | None = None
+    description: str | None = None
+    pattern: str | None = None
+    choices: list[str] | None = None
+
+    _check_pattern = field_validator("pattern")(_compile)
+
+    @field_validator("default", mode="before")
+    @classmethod
+    def _scalar_to_text(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return str(value)
+        return value
+
+
+class Retry(Model):
+    """How often a failing step is tried, and how long to wait between tries."""
+
+    attempts: int = Field(default=1, ge=1, le=100)
+    delay: Duration = 0.0
+    backoff: float = Field(default=1.0, ge=1.0, le=10.0)
+
+
+COMMON_STEP_FIELDS = (
+    "id",
+    "name",
+    "needs",
+    "if",
+    "env",
+    "dir",
+    "timeout",
+    "retry",
+    "rollback",
+    "irreversible",
+    "idempotent",
+    "continue_on_error",
+    "description",
+)
+
+
+class Step(BaseModel):
+    """One step. Exactly one key besides the common fields names its kind.
+
+    ``needs`` omitted means "after the step above" (a runbook reads top to bottom);
+    ``needs: []`` starts the step at once, in parallel with other roots.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: str
+    name: str | None = None
+    description: str | None = None
+    needs: list[str] | None = None
+    if_: str | None = Field(default=None, alias="if")
+    env: dict[str, Scalar] = Field(default_factory=dict)
+    dir: str | None = None
+    timeout: Duration | None = None
+    retry: Retry = Field(default_factory=Retry)
+    rollback: str | None = None
+    irreversible: bool = False
+    idempotent: bool = False
+    continue_on_error: bool = False
+
+    _kind: str = PrivateAttr(default="")
+    _config: Any = PrivateAttr(default=None)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not STEP_ID.match(value):
+            raise ValueError(
+                f"step id {value!r} must start with a letter or _ and hold only "
+                "letters, digits, _ and -"
+            )
+        return value
+
+    @field_validator("needs", mode="before")
+    @classmethod
+    def _one_need(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("if_", mode="before")
+    @classmethod
+    def _bool_if(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return value
+
+    @property
+    def kind(self) -> str:
+        """The step kind's name, set when the spec is validated."""
+        return self._kind
+
+    @property
+    def config(self) -> Any:
+        """The kind's validated configuration (the value under the kind's key)."""
+        return self._config
+
+    def bind(self, kind: str, config: Any) -> None:
+        self._kind = kind
+        self._config = config
+
+    @property
+    def title(self) -> str:
+        return self.name or self.id
+
+
+class Runbook(Model):
+    """A named procedure: parameters and a DAG of steps."""
+
+    description: str | None = None
+    params: dict[str, Param] = Field(default_factory=dict)
+    lock: bool | None = None
+    steps: list[Step] = Field(default_factory=list)
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+
+class Database(Model):
+    """The application's database (not opsbook's own store): migrations and audits."""
+
+    url: str
+    migrations: str
+    naming: Literal["supabase", "numbered", "flyway"] | None = None
+    schemas: list[str] = Field(default_factory=lambda: ["public"])
+    snapshots: str = ".opsbook/snapshots"
+    restore_on_rollback: bool = False
+    lock_timeout: Duration = 60.0
+
+
+class Spec(BaseModel):
+    """The whole opsbook.yaml."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    version: Literal[1]
+    project: str
+    environments: dict[str, Environment] = Field(default_factory=dict)
+    env: dict[str, EnvVar] = Field(default_factory=dict)
+    checks: dict[str, Check] = Field(default_factory=dict)
+    runbooks: dict[str, Runbook] = Field(default_factory=dict)
+    database: Database | None = None
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Free-form ``x-`` keys such as ``x-operations``."""
+        return {k: v for k, v in (self.model_extra or {}).items() if k.startswith("x-")}

@@ -1,0 +1,125 @@
+"""Opening the store: one factory chooses the backend by URL.
+
+SQLite (the embedded default) lives at ``.opsbook/state.db`` beside opsbook.yaml, in WAL mode,
+with every transaction started ``BEGIN IMMEDIATE`` so concurrent writers wait for each other
+instead of failing. ``OPSBOOK_DATABASE_URL=postgresql://...`` moves the store to PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from opsbook.errors import StoreError, UsageError
+from opsbook.store import migrations
+
+URL_ENV = "OPSBOOK_DATABASE_URL"
+DEFAULT_PATH = Path(".opsbook") / "state.db"
+_MIGRATION_LOCK = 0x0B5B00C  # advisory lock id serialising store migrations on PostgreSQL
+
+
+def default_url(root: Path) -> str:
+    """The embedded default for a project whose opsbook.yaml is in ``root``."""
+    return f"sqlite:///{(root / DEFAULT_PATH).resolve()}"
+
+
+def normalize_url(url: str) -> str:
+    """Pick the driver opsbook ships with: psycopg 3 for PostgreSQL."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UsageError(
+            f"{URL_ENV} is not a database URL",
+            hint="use postgresql://USER@HOST/DB or sqlite:///PATH",
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise UsageError(
+            f"unsupported store backend '{parsed.get_backend_name()}'",
+            hint="use postgresql://... or sqlite:///...",
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+class Store:
+    """A migrated connection pool to opsbook's own tables."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def display_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A write transaction; driver errors become StoreError."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as err:
+            raise StoreError(f"store unavailable ({self.display_url}): {err.orig}") from None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def migrate(self) -> None:
+        with self.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+            migrations.migrate(conn)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = make_url(url).database
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let the begin hook issue BEGIN itself
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_store(url: str | None = None, *, root: Path | None = None) -> Store:
+    """Open and migrate the store: ``url``, else ``$OPSBOOK_DATABASE_URL``, else SQLite in root."""
+    chosen = url or os.environ.get(URL_ENV) or default_url(root or Path.cwd())
+    normalized = normalize_url(chosen)
+    try:
+        if normalized.startswith("sqlite"):
+            engine = _sqlite_engine(normalized)
+        else:
+            engine = create_engine(normalized, pool_pre_ping=True)
+        store = Store(engine)
+        store.migrate()
+    except SQLAlchemyError as err:
+        shown = make_url(normalized).render_as_string(hide_password=True)
+        raise StoreError(
+            f"cannot open the store at {shown}: {getattr(err, 'orig', err)}",
+            hint=f"check {URL_ENV} or the permissions of .opsbook/",
+        ) from None
+    return store

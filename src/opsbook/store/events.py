@@ -1,0 +1,143 @@
+"""The append-only, hash-chained event log: every state change of every run.
+
+Each event's hash is ``sha256(prev_hash + canonical JSON of the event)``. The chain is global:
+the head lives in ``opsbook_chain`` and is updated in the same transaction as the insert, so
+concurrent writers serialise on that row and the chain never forks. :func:`verify` recomputes
+the chain and reports the first event that does not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from opsbook.store import schema
+from opsbook.store.migrations import GENESIS_HASH
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(
+    prev_hash: str,
+    seq: int,
+    run_id: str | None,
+    step_id: str | None,
+    type_: str,
+    at: float,
+    actor: str,
+    data: str,
+) -> str:
+    body = canonical(
+        {
+            "seq": seq,
+            "run": run_id,
+            "step": step_id,
+            "type": type_,
+            "at": repr(at),
+            "actor": actor,
+            "data": data,
+        }
+    )
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def append(
+    conn: Connection,
+    type_: str,
+    *,
+    run_id: str | None = None,
+    step_id: str | None = None,
+    actor: str,
+    data: dict[str, Any] | None = None,
+    at: float | None = None,
+) -> int:
+    """Append one event inside the caller's transaction; returns its sequence number.
+
+    The caller must have masked secrets in ``data`` already.
+    """
+    # Taking the head row for update serialises appenders (a row lock on PostgreSQL; SQLite's
+    # BEGIN IMMEDIATE already serialises writers).
+    head = conn.execute(
+        select(schema.chain.c.head_seq, schema.chain.c.head_hash)
+        .where(schema.chain.c.id == 1)
+        .with_for_update()
+    ).one()
+    seq = head.head_seq + 1
+    when = time.time() if at is None else at
+    payload = canonical(data or {})
+    digest = event_hash(head.head_hash, seq, run_id, step_id, type_, when, actor, payload)
+    conn.execute(
+        schema.events.insert().values(
+            seq=seq,
+            run_id=run_id,
+            step_id=step_id,
+            type=type_,
+            at=when,
+            actor=actor,
+            data=payload,
+            prev_hash=head.head_hash,
+            hash=digest,
+        )
+    )
+    conn.execute(
+        update(schema.chain).where(schema.chain.c.id == 1).values(head_seq=seq, head_hash=digest)
+    )
+    return int(seq)
+
+
+@dataclass
+class ChainReport:
+    """The result of recomputing the chain."""
+
+    checked: int
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(conn: Connection) -> ChainReport:
+    """Recompute every hash; report edited, deleted, inserted or reordered events."""
+    problems: list[str] = []
+    prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    for row in _rows(conn):
+        checked += 1
+        if row.seq != expected_seq:
+            problems.append(f"event {expected_seq} to {row.seq - 1} missing (deleted?)")
+        if row.prev_hash != prev:
+            problems.append(f"event {row.seq}: prev_hash does not match event before it")
+        digest = event_hash(
+            row.prev_hash, row.seq, row.run_id, row.step_id, row.type, row.at, row.actor, row.data
+        )
+        if digest != row.hash:
+            problems.append(
+                f"event {row.seq} ({row.type}, run {row.run_id}): content does not match its hash"
+                " (edited after it was written)"
+            )
+        prev = row.hash
+        expected_seq = row.seq + 1
+    head = conn.execute(select(schema.chain.c.head_seq, schema.chain.c.head_hash)).one()
+    if head.head_seq != expected_seq - 1 or head.head_hash != prev:
+        problems.append(
+            f"chain head says event {head.head_seq} but the log ends at {expected_seq - 1}"
+            " (events deleted from the end?)"
+        )
+    return ChainReport(checked, problems)
+
+
+def _rows(conn: Connection) -> Iterator[Any]:
+    result = conn.execution_options(yield_per=1000).execute(
+        select(schema.events).order_by(schema.events.c.seq)
+    )
+    yield from result

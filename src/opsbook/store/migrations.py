@@ -1,0 +1,66 @@
+"""Numbered schema migrations of the store, applied in order and recorded in ``opsbook_schema``.
+
+Version 1 creates the tables as ``schema.py`` had them when version 1 shipped. A later change to
+``schema.py`` must come with a new numbered entry here (e.g. ``ALTER TABLE ... ADD COLUMN``), so
+stores written by older opsbook versions are upgraded in place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Connection, insert, inspect, select
+
+from opsbook.errors import StoreVersionError
+from opsbook.store import schema
+
+GENESIS_HASH = "0" * 64
+
+
+def _v1(conn: Connection) -> None:
+    schema.metadata.create_all(
+        conn,
+        tables=[
+            schema.runs,
+            schema.steps,
+            schema.attempts,
+            schema.approvals,
+            schema.events,
+            schema.chain,
+        ],
+    )
+    conn.execute(insert(schema.chain).values(id=1, head_seq=0, head_hash=GENESIS_HASH))
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "runs, steps, attempts, approvals, hash-chained events", _v1),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table(schema.schema_version.name):
+        return 0
+    versions = conn.execute(select(schema.schema_version.c.version)).scalars().all()
+    return max(versions, default=0)
+
+
+def migrate(conn: Connection) -> int:
+    """Bring the store to the latest version; returns the version it was at before."""
+    schema.schema_version.create(conn, checkfirst=True)
+    before = current_version(conn)
+    if before > LATEST:
+        raise StoreVersionError(
+            f"the store is at schema version {before} but this opsbook knows up to {LATEST}",
+            hint="upgrade opsbook",
+        )
+    for version, description, apply in MIGRATIONS:
+        if version > before:
+            apply(conn)
+            conn.execute(
+                insert(schema.schema_version).values(
+                    version=version, applied_at=time.time(), description=description
+                )
+            )
+    return before

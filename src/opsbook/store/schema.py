@@ -1,0 +1,131 @@
+"""Every table of opsbook's own store, in one place (SQLAlchemy Core).
+
+Names carry an ``opsbook_`` prefix so the store can share a PostgreSQL database with the app.
+Times are UNIX seconds (float): lease arithmetic is the same on both backends.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "opsbook_schema",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", Float, nullable=False),
+    Column("description", String(200), nullable=False),
+)
+
+runs = Table(
+    "opsbook_runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("project", String(200), nullable=False),
+    Column("runbook", String(200), nullable=False),
+    Column("environment", String(200), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("operator", String(200), nullable=False),
+    Column("git_sha", String(64)),
+    Column("spec_path", Text, nullable=False),
+    Column("spec_text", Text, nullable=False),
+    Column("spec_sha256", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("updated_at", Float, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_expires_at", Float),
+    Column("lock_key", String(200)),
+    Column("error", Text),
+    Column("summary", JSON),
+    # One active run per environment: lock_key holds the environment while a run that changes
+    # things is active and is NULL otherwise; NULLs never collide in a unique index.
+    UniqueConstraint("project", "lock_key", name="opsbook_one_active_run_per_environment"),
+)
+Index("opsbook_runs_status", runs.c.status)
+Index("opsbook_runs_env", runs.c.project, runs.c.environment, runs.c.created_at)
+
+steps = Table(
+    "opsbook_steps",
+    metadata,
+    Column("run_id", String(40), ForeignKey("opsbook_runs.id"), primary_key=True),
+    Column("step_id", String(200), primary_key=True),
+    Column("status", String(30), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Column("wake_at", Float),
+    Column("outputs", JSON),
+    Column("result", JSON),
+    Column("owner", String(100)),
+)
+
+attempts = Table(
+    "opsbook_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), ForeignKey("opsbook_runs.id"), nullable=False),
+    Column("step_id", String(200), nullable=False),
+    Column("phase", String(20), nullable=False),  # execute | rollback
+    Column("attempt", Integer, nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("exit_code", Integer),
+    Column("output", Text),
+    Column("message", Text),
+    Column("owner", String(100), nullable=False),
+    UniqueConstraint("run_id", "step_id", "phase", "attempt", name="opsbook_attempt_once"),
+)
+
+approvals = Table(
+    "opsbook_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(40), ForeignKey("opsbook_runs.id"), nullable=False),
+    Column("step_id", String(200), nullable=False),
+    Column("decision", String(20), nullable=False),  # approved | rejected
+    Column("operator", String(200), nullable=False),
+    Column("note", Text),
+    Column("evidence", JSON),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("run_id", "step_id", name="opsbook_one_decision_per_gate"),
+)
+
+events = Table(
+    "opsbook_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("run_id", String(40)),
+    Column("step_id", String(200)),
+    Column("type", String(60), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("data", Text, nullable=False),  # canonical JSON; hashed as stored
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("opsbook_events_run", events.c.run_id, events.c.seq)
+
+chain = Table(
+    "opsbook_chain",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("head_seq", Integer, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+)
