@@ -21,6 +21,8 @@ and never escape as tracebacks.
     ├── LeaseLost                   exit 1   this process lost the lease on a run (fencing)
     ├── RunFailed                   exit 1   a run ended failed, rolled back or needs attention
     ├── WaitingForHuman             exit 3   a run paused at a gate with nobody to answer
+    ├── DatabaseError               exit 1   the app's database (database:) is unreachable or refused
+    │   └── MigrationFailed         exit 1   a migration failed: file, statement, server message
     └── CheckFailed                 exit 1   a check command found problems
 """
 
@@ -219,3 +221,18 @@ class CheckFailed(OpsbookError):
     code = "check_failed"
     exit_code = 1
     http_status = 200
+
+
+class DatabaseError(OpsbookError):
+    """Raised when the application's database (``database:``) cannot be used as asked."""
+
+    code = "database"
+    exit_code = 1
+    http_status = 503
+
+
+class MigrationFailed(DatabaseError):
+    """Raised when a migration fails; names the file, the failing statement and the server's
+    message. Earlier migrations of the same run stay applied (each has its own transaction)."""
+
+    code = "migration_failed"
