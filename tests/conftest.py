@@ -11,10 +11,14 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from opsbook.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO.parent / "shared" / "seeds"
@@ -80,6 +84,23 @@ def store_url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
         url: str = request.getfixturevalue("fresh_pg_url")
         return url
     return f"sqlite:///{tmp_path / 'state.db'}"
+
+
+@pytest.fixture
+def stores() -> Iterator[Callable[[str], Store]]:
+    """Opens stores by URL and closes them all after the test (no pooled connection leaks)."""
+    from opsbook.store import open_store
+
+    opened: list[Store] = []
+
+    def open_(url: str) -> Store:
+        store = open_store(url)
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
 
 
 def run_cli(

@@ -109,14 +109,17 @@ def open_store(url: str | None = None, *, root: Path | None = None) -> Store:
     """Open and migrate the store: ``url``, else ``$OPSBOOK_DATABASE_URL``, else SQLite in root."""
     chosen = url or os.environ.get(URL_ENV) or default_url(root or Path.cwd())
     normalized = normalize_url(chosen)
+    if normalized.startswith("sqlite"):
+        engine = _sqlite_engine(normalized)
+    else:
+        engine = create_engine(normalized, pool_pre_ping=True)
+    store = Store(engine)
     try:
-        if normalized.startswith("sqlite"):
-            engine = _sqlite_engine(normalized)
-        else:
-            engine = create_engine(normalized, pool_pre_ping=True)
-        store = Store(engine)
         store.migrate()
-    except SQLAlchemyError as err:
+    except BaseException as err:
+        engine.dispose()
+        if not isinstance(err, SQLAlchemyError):
+            raise
         shown = make_url(normalized).render_as_string(hide_password=True)
         raise StoreError(
             f"cannot open the store at {shown}: {getattr(err, 'orig', err)}",

@@ -137,7 +137,7 @@ def verify(conn: Connection) -> ChainReport:
 
 
 def _rows(conn: Connection) -> Iterator[Any]:
-    result = conn.execution_options(yield_per=1000).execute(
-        select(schema.events).order_by(schema.events.c.seq)
+    # Statement-level option: Connection.execution_options would change the caller's connection.
+    yield from conn.execute(
+        select(schema.events).order_by(schema.events.c.seq).execution_options(yield_per=1000)
     )
-    yield from result

@@ -1,0 +1,106 @@
+"""``opsbook runs``, ``show``, ``releases`` and ``verify-log``: reading the audit trail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from opsbook.cli.app import app
+from opsbook.cli.options import Json, SpecFile, StoreUrl
+from opsbook.store import Store, open_store
+
+
+def project_store(file: Path | None, url: str | None) -> Store:
+    """The store of the project (beside its opsbook.yaml) unless a URL is given."""
+    if url:
+        return open_store(url)
+    from opsbook.spec.loader import find_spec
+
+    spec_path = file if file is not None else find_spec()
+    root = spec_path.parent if spec_path.suffix in (".yaml", ".yml") else spec_path
+    return open_store(root=root.resolve())
+
+
+Limit = Annotated[int, typer.Option("--limit", "-n", help="At most this many rows.")]
+
+
+@app.command()
+def runs(
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
+    runbook: Annotated[str | None, typer.Option("--runbook", help="Only this runbook.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only runs in this state.")] = None,
+    limit: Limit = 20,
+    json: Json = False,
+    file: SpecFile = None,
+    store: StoreUrl = None,
+) -> None:
+    """List runs, newest first."""
+    from opsbook.console import print_json
+    from opsbook.console.audit import show_runs
+    from opsbook.history import list_runs
+
+    rows = list_runs(
+        project_store(file, store), environment=env, runbook=runbook, status=status, limit=limit
+    )
+    if json:
+        print_json([vars(r) for r in rows])
+    else:
+        show_runs(rows)
+
+
+@app.command()
+def show(
+    run: Annotated[str, typer.Argument(help="Run id, a unique prefix of it, or 'last'.")],
+    json: Json = False,
+    file: SpecFile = None,
+    store: StoreUrl = None,
+) -> None:
+    """Everything recorded about one run: steps, attempts, outputs, approvals, events."""
+    from opsbook.console import print_json
+    from opsbook.console.audit import show_detail
+    from opsbook.history import show_run
+
+    detail = show_run(project_store(file, store), run)
+    if json:
+        print_json(detail)
+    else:
+        show_detail(detail)
+
+
+@app.command()
+def releases(
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Only this environment.")] = None,
+    limit: Limit = 20,
+    json: Json = False,
+    file: SpecFile = None,
+    store: StoreUrl = None,
+) -> None:
+    """The release log: when, runbook, version, git SHA, operator, approvals, outcome, duration."""
+    from opsbook.console import print_json
+    from opsbook.console.audit import show_releases
+    from opsbook.history import release_log
+
+    rows = release_log(project_store(file, store), environment=env, limit=limit)
+    if json:
+        print_json([{k: v for k, v in vars(r).items() if k != "spec_text"} for r in rows])
+    else:
+        show_releases(rows)
+
+
+@app.command("verify-log")
+def verify_log(json: Json = False, file: SpecFile = None, store: StoreUrl = None) -> None:
+    """Recompute the event hash chain; exit 1 and name the first tampered event if it breaks."""
+    from opsbook.console import print_json
+    from opsbook.console.audit import show_chain
+    from opsbook.errors import CheckFailed
+    from opsbook.history import verify_log as verify
+
+    report = verify(project_store(file, store))
+    if json:
+        print_json({"ok": report.ok, "checked": report.checked, "problems": report.problems})
+    else:
+        show_chain(report)
+    if not report.ok:
+        raise CheckFailed(f"event log tampered: {len(report.problems)} problem(s)")

@@ -1,0 +1,141 @@
+"""Showing runs, one run, the release log and the chain check."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.markup import escape
+from rich.table import Table
+
+from opsbook.console import err, out
+from opsbook.spec.durations import format_duration
+from opsbook.store.audit import Release, RunSummary
+from opsbook.store.events import ChainReport
+
+STATUS_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "rolled_back": "yellow",
+    "aborted": "yellow",
+    "needs_attention": "bold red",
+    "waiting": "cyan",
+    "running": "blue",
+}
+
+
+def when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def status(text: str) -> str:
+    style = STATUS_STYLE.get(text)
+    return f"[{style}]{escape(text)}[/{style}]" if style else escape(text)
+
+
+def _duration(row: RunSummary) -> str:
+    return format_duration(row.duration) if row.duration is not None else "-"
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def show_runs(rows: list[RunSummary]) -> None:
+    if not rows:
+        out.print("no runs yet; start one with `opsbook run RUNBOOK --env ENV`")
+        return
+    table = _table("run", "started", "runbook", "env", "status", "operator", "duration")
+    for r in rows:
+        table.add_row(
+            r.id,
+            when(r.created_at),
+            escape(r.runbook),
+            escape(r.environment),
+            status(r.status),
+            escape(r.operator),
+            _duration(r),
+        )
+    out.print(table)
+
+
+def show_releases(rows: list[Release]) -> None:
+    if not rows:
+        out.print("no releases yet")
+        return
+    table = _table(
+        "date", "runbook", "env", "params", "git", "operator", "approvals", "outcome", "duration"
+    )
+    for r in rows:
+        approvals = ", ".join(
+            f"{a['step_id']}: {a['decision']} by {a['operator']}" for a in r.approvals
+        )
+        table.add_row(
+            when(r.created_at),
+            escape(r.runbook),
+            escape(r.environment),
+            escape(" ".join(f"{k}={v}" for k, v in r.params.items())),
+            (r.git_sha or "-")[:10],
+            escape(r.operator),
+            escape(approvals or "-"),
+            status(r.status),
+            _duration(r),
+        )
+    out.print(table)
+
+
+def show_detail(detail: dict[str, Any]) -> None:
+    run = detail["run"]
+    out.print(
+        f"[bold]run {escape(run['id'])}[/bold] · {escape(run['runbook'])} on"
+        f" {escape(run['environment'])} · {status(run['status'])}"
+    )
+    out.print(
+        f"operator {escape(run['operator'])} · git {run['git_sha'] or '-'} · started"
+        f" {when(run['started_at'])} · finished {when(run['finished_at'])}"
+    )
+    if run["params"]:
+        out.print("params: " + escape(" ".join(f"{k}={v}" for k, v in run["params"].items())))
+    if run.get("error"):
+        out.print(f"[red]error:[/red] {escape(run['error'])}")
+    table = _table("step", "status", "attempts", "outputs")
+    for s in detail["steps"]:
+        outputs = ", ".join(f"{k}={v}" for k, v in (s.get("outputs") or {}).items())
+        table.add_row(
+            escape(s["step_id"]), status(s["status"]), str(s["attempts"]), escape(outputs)
+        )
+    out.print(table)
+    for a in detail["approvals"]:
+        note = f" — {a['note']}" if a.get("note") else ""
+        out.print(
+            f"approval: {escape(a['step_id'])} {a['decision']} by {escape(a['operator'])}"
+            f" at {when(a['created_at'])}{escape(note)}"
+        )
+    for attempt in detail["attempts"]:
+        if attempt.get("output"):
+            out.print(
+                f"[bold]── {escape(attempt['step_id'])} ({attempt['phase']} #{attempt['attempt']},"
+                f" {attempt['status']})[/bold]"
+            )
+            out.print(escape(attempt["output"].rstrip()))
+    out.print(f"{len(detail['events'])} events")
+
+
+def show_chain(report: ChainReport) -> None:
+    if report.ok:
+        out.print(
+            f"[green]✓[/green] event log intact: {report.checked} events, hash chain verified"
+        )
+        return
+    for problem in report.problems:
+        err.print(f"[red]tampered:[/red] {escape(problem)}")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=str)

@@ -1,0 +1,47 @@
+"""The audit trail as people read it: runs, one run in full, the release log, chain checks."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from opsbook.errors import SpecError
+from opsbook.plan import locks_environment
+from opsbook.spec.loader import validate_text
+from opsbook.store import Store
+from opsbook.store import audit as queries
+from opsbook.store.events import ChainReport
+
+
+def list_runs(store: Store, **filters: Any) -> list[queries.RunSummary]:
+    with store.begin() as conn:
+        return queries.list_runs(conn, **filters)
+
+
+def show_run(store: Store, run_id: str) -> dict[str, Any]:
+    with store.begin() as conn:
+        return queries.run_detail(conn, run_id)
+
+
+@lru_cache(maxsize=64)
+def _changes_things(spec_text: str, runbook: str) -> bool:
+    try:
+        loaded = validate_text(spec_text, "opsbook.yaml")
+    except SpecError:
+        return True  # a run was started from it, so it was valid then; count it, never hide it
+    book = loaded.spec.runbooks.get(runbook)
+    return True if book is None else locks_environment(loaded, book)
+
+
+def release_log(
+    store: Store, *, environment: str | None = None, limit: int = 50
+) -> list[queries.Release]:
+    """Runs of runbooks that change things (releases, migrations, rollbacks), newest first."""
+    with store.begin() as conn:
+        rows = queries.releases(conn, environment=environment, limit=limit * 4)
+    return [r for r in rows if _changes_things(r.spec_text, r.runbook)][:limit]
+
+
+def verify_log(store: Store) -> ChainReport:
+    with store.begin() as conn:
+        return queries.verify_log(conn)

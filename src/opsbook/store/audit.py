@@ -1,0 +1,196 @@
+"""Read-only queries behind ``opsbook runs``, ``show``, ``releases`` and ``verify-log``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from opsbook.errors import RunNotFound
+from opsbook.store import events, schema
+
+ACTIVE = ("pending", "running", "waiting", "rolling_back", "needs_attention")
+
+
+@dataclass
+class RunSummary:
+    """One row of ``opsbook runs``."""
+
+    id: str
+    project: str
+    runbook: str
+    environment: str
+    status: str
+    operator: str
+    params: dict[str, Any]
+    git_sha: str | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or self.started_at) - self.started_at
+
+
+@dataclass
+class Release(RunSummary):
+    """One line of the release log (seed 001): a run plus who approved what."""
+
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    spec_text: str = field(default="", repr=False)
+
+
+def _summary(row: Any) -> RunSummary:
+    return RunSummary(
+        id=row.id,
+        project=row.project,
+        runbook=row.runbook,
+        environment=row.environment,
+        status=row.status,
+        operator=row.operator,
+        params=dict(row.params or {}),
+        git_sha=row.git_sha,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        error=row.error,
+    )
+
+
+def list_runs(
+    conn: Connection,
+    *,
+    environment: str | None = None,
+    runbook: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> list[RunSummary]:
+    """Newest first."""
+    query = select(schema.runs).order_by(schema.runs.c.created_at.desc()).limit(limit)
+    if environment:
+        query = query.where(schema.runs.c.environment == environment)
+    if runbook:
+        query = query.where(schema.runs.c.runbook == runbook)
+    if status:
+        query = query.where(schema.runs.c.status == status)
+    return [_summary(row) for row in conn.execute(query)]
+
+
+def resolve_run_id(conn: Connection, run_id: str) -> str:
+    """A full run id from a unique prefix (like git's short SHAs)."""
+    exact = conn.execute(select(schema.runs.c.id).where(schema.runs.c.id == run_id)).scalar()
+    if exact:
+        return str(exact)
+    if run_id == "last":
+        last = conn.execute(
+            select(schema.runs.c.id).order_by(schema.runs.c.created_at.desc()).limit(1)
+        ).scalar()
+        if last:
+            return str(last)
+    matches = (
+        conn.execute(select(schema.runs.c.id).where(schema.runs.c.id.startswith(run_id)).limit(3))
+        .scalars()
+        .all()
+    )
+    if len(matches) == 1:
+        return str(matches[0])
+    if len(matches) > 1:
+        raise RunNotFound(
+            f"run id prefix '{run_id}' is ambiguous ({', '.join(matches)}, ...)",
+            hint="give more characters",
+        )
+    raise RunNotFound(f"no run '{run_id}'", hint="list runs with `opsbook runs`")
+
+
+def run_detail(conn: Connection, run_id: str) -> dict[str, Any]:
+    """Everything recorded about a run: steps, attempts, outputs, approvals, events."""
+    full = resolve_run_id(conn, run_id)
+    run = conn.execute(select(schema.runs).where(schema.runs.c.id == full)).one()
+    steps = conn.execute(select(schema.steps).where(schema.steps.c.run_id == full)).mappings().all()
+    attempts = (
+        conn.execute(
+            select(schema.attempts)
+            .where(schema.attempts.c.run_id == full)
+            .order_by(schema.attempts.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    approvals = (
+        conn.execute(
+            select(schema.approvals)
+            .where(schema.approvals.c.run_id == full)
+            .order_by(schema.approvals.c.id)
+        )
+        .mappings()
+        .all()
+    )
+    log = (
+        conn.execute(
+            select(schema.events)
+            .where(schema.events.c.run_id == full)
+            .order_by(schema.events.c.seq)
+        )
+        .mappings()
+        .all()
+    )
+    run_map = dict(run._mapping)
+    for private in ("spec_text", "lease_owner", "lease_expires_at", "lock_key"):
+        run_map.pop(private, None)
+    run_map["lease"] = {"owner": run.lease_owner, "expires_at": run.lease_expires_at}
+    return {
+        "run": run_map,
+        "steps": [dict(s) for s in steps],
+        "attempts": [dict(a) for a in attempts],
+        "approvals": [dict(a) for a in approvals],
+        "events": [
+            {**{k: v for k, v in e.items() if k != "data"}, "data": json.loads(e["data"])}
+            for e in log
+        ],
+    }
+
+
+def releases(conn: Connection, *, environment: str | None = None, limit: int = 50) -> list[Release]:
+    """Runs with their approvals and the spec text they ran, newest first.
+
+    Which of them are releases (runbooks that change things) is decided from the spec text by
+    :func:`opsbook.history.release_log`; the store does not parse YAML.
+    """
+    query = select(schema.runs).order_by(schema.runs.c.created_at.desc()).limit(limit)
+    if environment:
+        query = query.where(schema.runs.c.environment == environment)
+    out: list[Release] = []
+    for row in conn.execute(query):
+        approvals = (
+            conn.execute(
+                select(
+                    schema.approvals.c.step_id,
+                    schema.approvals.c.decision,
+                    schema.approvals.c.operator,
+                    schema.approvals.c.created_at,
+                    schema.approvals.c.note,
+                )
+                .where(schema.approvals.c.run_id == row.id)
+                .order_by(schema.approvals.c.id)
+            )
+            .mappings()
+            .all()
+        )
+        out.append(
+            Release(
+                **vars(_summary(row)),
+                approvals=[dict(a) for a in approvals],
+                spec_text=row.spec_text,
+            )
+        )
+    return out
+
+
+def verify_log(conn: Connection) -> events.ChainReport:
+    return events.verify(conn)

@@ -1,0 +1,155 @@
+"""The store on SQLite and PostgreSQL: migrations, the environment lock, the event chain.
+
+Marked ``store``: scripts/test runs these again with OPSBOOK_TEST_DATABASE_URL pointing at
+PostgreSQL, so both backends pass the same tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from conftest import run_cli
+from opsbook.errors import StoreVersionError, UsageError
+from opsbook.store import Store, events, migrations, schema
+from opsbook.store.database import default_url, normalize_url
+
+pytestmark = pytest.mark.store
+Opener = Callable[[str], Store]
+
+
+def _run_row(run_id: str, lock_key: str | None) -> dict[str, object]:
+    now = time.time()
+    return {
+        "id": run_id,
+        "project": "shop",
+        "runbook": "release",
+        "environment": "local",
+        "params": {"version": "2"},
+        "status": "running",
+        "operator": "ana",
+        "spec_path": "opsbook.yaml",
+        "spec_text": "version: 1",
+        "spec_sha256": "0" * 64,
+        "created_at": now,
+        "updated_at": now,
+        "lock_key": lock_key,
+    }
+
+
+def test_migrations_are_recorded_and_idempotent(store_url: str, stores: Opener) -> None:
+    store = stores(store_url)
+    with store.begin() as conn:
+        assert migrations.current_version(conn) == migrations.LATEST
+        assert migrations.migrate(conn) == migrations.LATEST  # nothing left to apply
+        rows = conn.execute(select(schema.schema_version)).all()
+    assert [r.version for r in rows] == [v for v, _, _ in migrations.MIGRATIONS]
+    stores(store_url)  # reopening an up-to-date store changes nothing
+
+
+def test_newer_store_is_refused(store_url: str, stores: Opener) -> None:
+    store = stores(store_url)
+    with store.begin() as conn:
+        conn.execute(
+            insert(schema.schema_version).values(version=999, applied_at=0.0, description="future")
+        )
+    with pytest.raises(StoreVersionError, match="schema version 999"):
+        stores(store_url)
+
+
+def test_one_active_run_per_environment_is_enforced_by_the_database(
+    store_url: str, stores: Opener
+) -> None:
+    store = stores(store_url)
+    with store.begin() as conn:
+        conn.execute(insert(schema.runs).values(**_run_row("r1", "local")))
+        conn.execute(insert(schema.runs).values(**_run_row("r2", None)))  # read-only run
+    with pytest.raises(IntegrityError), store.begin() as conn:
+        conn.execute(insert(schema.runs).values(**_run_row("r3", "local")))
+    with store.begin() as conn:  # releasing the lock frees the environment
+        conn.execute(update(schema.runs).where(schema.runs.c.id == "r1").values(lock_key=None))
+        conn.execute(insert(schema.runs).values(**_run_row("r3", "local")))
+
+
+def test_event_chain_detects_edit_delete_and_truncation(store_url: str, stores: Opener) -> None:
+    store = stores(store_url)
+    with store.begin() as conn:
+        for i in range(5):
+            events.append(
+                conn, "step_succeeded", run_id="r1", step_id=f"s{i}", actor="ana", data={"i": i}
+            )
+        assert events.verify(conn).ok
+        assert events.verify(conn).checked == 5
+    with store.begin() as conn:
+        conn.execute(update(schema.events).where(schema.events.c.seq == 3).values(data='{"i":99}'))
+        report = events.verify(conn)
+    assert not report.ok
+    assert any("event 3" in p and "edited" in p for p in report.problems)
+    with store.begin() as conn:
+        conn.execute(update(schema.events).where(schema.events.c.seq == 3).values(data='{"i":2}'))
+        assert events.verify(conn).ok
+        conn.execute(schema.events.delete().where(schema.events.c.seq == 5))
+        report = events.verify(conn)
+    assert any("ends at 4" in p for p in report.problems)
+
+
+def test_concurrent_appends_never_fork_the_chain(store_url: str, stores: Opener) -> None:
+    """Eight threads with their own connections append at once; the chain stays linear."""
+    store = stores(store_url)
+
+    def worker(n: int) -> None:
+        for i in range(10):
+            with store.begin() as conn:
+                events.append(conn, "tick", run_id=f"r{n}", actor="t", data={"i": i})
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    with store.begin() as conn:
+        report = events.verify(conn)
+        seqs = conn.execute(select(schema.events.c.seq).order_by(schema.events.c.seq)).scalars()
+        assert list(seqs) == list(range(1, 81))
+    assert report.ok, report.problems
+
+
+def test_sqlite_default_is_wal_beside_the_spec(tmp_path: Path, stores: Opener) -> None:
+    url = default_url(tmp_path)
+    assert url.endswith(".opsbook/state.db")
+    store = stores(url)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert (tmp_path / ".opsbook" / "state.db").is_file()
+
+
+def test_url_normalisation_and_bad_urls() -> None:
+    assert normalize_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
+    with pytest.raises(UsageError, match="unsupported store backend"):
+        normalize_url("mysql://u@h/db")
+    with pytest.raises(UsageError, match="not a database URL"):
+        normalize_url("not a url")
+
+
+def test_verify_log_cli_detects_a_hand_edited_row(
+    tmp_path: Path, store_url: str, stores: Opener
+) -> None:
+    (tmp_path / "opsbook.yaml").write_text("version: 1\nproject: p\n")
+    store = stores(store_url)
+    with store.begin() as conn:
+        for i in range(3):
+            events.append(conn, "note", run_id="r1", actor="ana", data={"i": i})
+    ok = run_cli("verify-log", "--store", store_url, cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert "3 events, hash chain verified" in ok.stdout
+    with store.begin() as conn:
+        conn.execute(update(schema.events).where(schema.events.c.seq == 2).values(actor="mallory"))
+    bad = run_cli("verify-log", "--store", store_url, cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "event 2" in bad.stderr and "edited" in bad.stderr
