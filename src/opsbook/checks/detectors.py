@@ -16,7 +16,8 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from detect_secrets.core.scan import scan_line
 from detect_secrets.settings import default_settings
@@ -52,24 +53,33 @@ def is_service_role_jwt(text: str) -> bool:
     return False
 
 
-def credential_kinds(values: Iterable[str]) -> list[list[str]]:
-    """For each value, the kinds of credential it looks like (empty when none).
+def _kinds(value: str) -> list[str]:
+    kinds: list[str] = []
+    if stripe_live_keys(value):
+        kinds.append("Stripe live key")
+    if is_service_role_jwt(value):
+        kinds.append("Supabase service_role key")
+    for found in scan_line(value):
+        if found.type in GENERIC_TYPES or found.type in kinds:
+            continue
+        if found.type == "Stripe Access Key" and "Stripe live key" in kinds:
+            continue
+        kinds.append(found.type)
+    return kinds
 
-    One detect-secrets settings context for the whole batch: entering it reconfigures the
-    library's global plugin registry, which is too slow to do per value.
+
+@contextmanager
+def credential_detector() -> Iterator[Callable[[str], list[str]]]:
+    """A function naming the credential kinds a value looks like, inside detect-secrets' settings.
+
+    Entering the settings reconfigures detect-secrets' global plugin registry, which is too slow
+    to do per value; callers scanning many values (or files) enter it once.
     """
-    results: list[list[str]] = []
     with default_settings():
-        for value in values:
-            kinds: list[str] = []
-            if stripe_live_keys(value):
-                kinds.append("Stripe live key")
-            if is_service_role_jwt(value):
-                kinds.append("Supabase service_role key")
-            for found in scan_line(value):
-                if found.type not in GENERIC_TYPES and found.type not in kinds:
-                    if found.type == "Stripe Access Key" and "Stripe live key" in kinds:
-                        continue
-                    kinds.append(found.type)
-            results.append(kinds)
-    return results
+        yield _kinds
+
+
+def credential_kinds(values: Iterable[str]) -> list[list[str]]:
+    """For each value, the kinds of credential it looks like (empty when none)."""
+    with credential_detector() as kinds:
+        return [kinds(v) for v in values]
