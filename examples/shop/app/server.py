@@ -83,7 +83,9 @@ def _parse_simulate(text: str) -> dict[str, str]:
     for part in filter(None, (p.strip() for p in text.split(","))):
         provider, _, status = part.partition("=")
         if status not in STATUSES:
-            raise ValueError(f"SHOP_SIMULATE: {part!r}; write PROVIDER=healthy|degraded|unavailable")
+            raise ValueError(
+                f"SHOP_SIMULATE: {part!r}; write PROVIDER=healthy|degraded|unavailable"
+            )
         forced[provider.strip()] = status
     return forced
 
@@ -143,7 +145,7 @@ def make_server(config: Config, port: int | None = None) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         server_version = "shop/" + config.version
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             code, body = route(config, self.path)
             data = json.dumps(body).encode()
             self.send_response(code)
@@ -152,7 +154,7 @@ def make_server(config: Config, port: int | None = None) -> ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             # Request lines only (method, path, status): no headers, no bodies, no secrets.
             sys.stderr.write(f"shop {config.version}: {format % args}\n")
 

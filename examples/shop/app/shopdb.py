@@ -145,9 +145,7 @@ def schema_version(db_path: Path) -> str | None:
 
 def main(argv: list[str]) -> int:
     """Command line for the shell scripts; returns the exit code."""
-    usage = (
-        "usage: shopdb.py migrate DB MIGRATIONS_DIR | backup DB FILE | status DB MIGRATIONS_DIR"
-    )
+    usage = "usage: shopdb.py migrate DB MIGRATIONS_DIR | backup DB FILE | status DB MIGRATIONS_DIR"
     if len(argv) != 3 or argv[0] not in ("migrate", "backup", "status"):
         print(usage, file=sys.stderr)
         return 2
