@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 a run or check failed, 2 invalid input or usage, 3 wait
 
 from __future__ import annotations
 
+import opsbook.cli.check_cmds  # noqa: F401  (registers `opsbook check ...`)
 from opsbook.cli import audit_cmds, spec_cmds  # noqa: F401  (registers commands)
 from opsbook.cli.app import app
 
