@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from opsbook.spec.loader import LoadedSpec
     from opsbook.spec.models import Runbook, Spec, Step
 
 
@@ -52,6 +53,23 @@ class StepContext:
     """Secret values to keep out of anything the kind prints (the engine masks output too)."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Engine-specific extras (e.g. where a subprocess writes outputs)."""
+    output_file: Path | None = None
+    """The file a subprocess names in $OPSBOOK_OUTPUT (``key=value`` lines)."""
+    loaded: LoadedSpec | None = None
+    """The spec the run started with (for checks that read the env contract)."""
+    decide: Callable[[list[str]], Decision] | None = None
+    """Gates: the decision on these items (recorded approval, --yes, or asking a person)."""
+    deadline: Callable[[float], float] | None = None
+    """Waits: the durable wake-up time for a wait of this many seconds (stored on first call)."""
+
+
+@dataclass
+class Decision:
+    """A gate's answer; ``approved`` None means nobody has answered yet (the run pauses)."""
+
+    approved: bool | None
+    operator: str = ""
+    note: str = ""
 
 
 @dataclass
@@ -66,6 +84,8 @@ class StepResult:
     """Set when the attempt did something that cannot be rolled back (e.g. a migration)."""
     data: dict[str, Any] = field(default_factory=dict)
     """Extra facts to record with the attempt (e.g. a snapshot path)."""
+    paused: bool = False
+    """Set by a gate nobody has answered yet: the run pauses here (exit 3) instead of failing."""
 
 
 class StepKind(ABC):

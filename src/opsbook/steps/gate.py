@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from opsbook.steps.base import StepContext, StepKind, StepResult
+from opsbook.steps.base import Decision, StepContext, StepKind, StepResult
 
 
 def gate_items(config: str | list[str]) -> list[str]:
@@ -25,4 +25,14 @@ class GateStep(StepKind):
         return f"human confirms {len(items)} items: " + "; ".join(render(i) for i in items)
 
     def execute(self, ctx: StepContext, config: Any) -> StepResult:
-        raise NotImplementedError("the engine issue implements gates")
+        items = [ctx.render(item) for item in gate_items(config)]
+        decision = ctx.decide(items) if ctx.decide else Decision(None)
+        if decision.approved is None:
+            return StepResult(ok=False, paused=True, message="waiting for approval")
+        verb = "approved" if decision.approved else "rejected"
+        note = f": {decision.note}" if decision.note else ""
+        return StepResult(
+            ok=decision.approved,
+            message=f"{verb} by {decision.operator}{note}",
+            data={"decision": verb, "operator": decision.operator, "note": decision.note},
+        )

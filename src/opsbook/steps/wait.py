@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,4 +23,11 @@ class WaitStep(StepKind):
         return f"wait {format_duration(float(config))}"
 
     def execute(self, ctx: StepContext, config: Any) -> StepResult:
-        raise NotImplementedError("the engine issue implements durable waits")
+        seconds = float(config)
+        # The deadline is stored the first time; after a crash the wait resumes with what is
+        # left of it instead of starting over.
+        wake_at = ctx.deadline(seconds) if ctx.deadline else time.time() + seconds
+        remaining = wake_at - time.time()
+        if remaining > 0 and ctx.cancelled.wait(remaining):
+            return StepResult(ok=False, message="cancelled")
+        return StepResult(ok=True, data={"wake_at": wake_at})

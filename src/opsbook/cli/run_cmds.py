@@ -1,0 +1,161 @@
+"""``opsbook run``, ``approve``, ``resume``, ``abort``, ``resolve`` and ``worker``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from opsbook.cli.app import app
+from opsbook.cli.options import EnvName, Json, Params, SpecFile, StoreUrl
+
+if TYPE_CHECKING:
+    from opsbook.store import Store
+
+Yes = Annotated[
+    bool,
+    typer.Option("--yes", "-y", help="Approve gates of unprotected environments without asking."),
+]
+
+
+def _store(url: str | None, root: Path | None = None) -> Store:
+    """The store: --store / $OPSBOOK_DATABASE_URL, else SQLite beside the nearest opsbook.yaml."""
+    from opsbook.errors import SpecNotFound
+    from opsbook.spec.loader import find_spec
+    from opsbook.store import open_store
+
+    if root is None:
+        try:
+            root = find_spec().parent
+        except SpecNotFound:
+            root = Path.cwd()
+    return open_store(url, root=root)
+
+
+@app.command()
+def run(
+    runbook: str,
+    env: EnvName,
+    param: Params = None,
+    yes: Yes = False,
+    json: Json = False,
+    file: SpecFile = None,
+    store: StoreUrl = None,
+) -> None:
+    """Run a runbook durably: exit 0 done, 1 failed, 3 waiting for a human, 4 env locked."""
+    from opsbook.console.run import display_for
+    from opsbook.engine import raise_for_outcome, start_run
+    from opsbook.plan import parse_param_args
+    from opsbook.spec.loader import load_spec
+
+    loaded = load_spec(file)
+    with display_for(json) as display:
+        outcome = start_run(
+            _store(store, loaded.root),
+            loaded,
+            runbook,
+            env,
+            parse_param_args(param or []),
+            yes=yes,
+            ask=display.ask,
+            observer=display.observe,
+        )
+    raise_for_outcome(outcome)
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    yes: Yes = False,
+    json: Json = False,
+    store: StoreUrl = None,
+) -> None:
+    """Continue a run nobody is executing (interrupted, approved, resolved)."""
+    from opsbook.console.run import display_for
+    from opsbook.engine import raise_for_outcome, resume_run
+
+    with display_for(json) as display:
+        outcome = resume_run(
+            _store(store), run_id, yes=yes, ask=display.ask, observer=display.observe
+        )
+    raise_for_outcome(outcome)
+
+
+@app.command()
+def approve(
+    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    step: str,
+    note: Annotated[str, typer.Option("--note", help="Why; stored with the decision.")] = "",
+    reject: Annotated[bool, typer.Option("--reject", help="Reject the gate instead.")] = False,
+    store: StoreUrl = None,
+) -> None:
+    """Answer a gate of a paused run; then `opsbook resume RUN` (or a worker) continues it."""
+    from opsbook.console.run import show_decision
+    from opsbook.engine import approve as approve_gate
+    from opsbook.engine.identity import operator
+
+    show_decision(
+        approve_gate(
+            _store(store), run_id, step, operator=operator(Path.cwd()), note=note, reject=reject
+        )
+    )
+
+
+@app.command()
+def abort(
+    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    json: Json = False,
+    store: StoreUrl = None,
+) -> None:
+    """Stop a run cleanly and roll back its completed steps (never past an irreversible one)."""
+    from opsbook.console.run import display_for
+    from opsbook.engine import abort as abort_run
+    from opsbook.engine.identity import operator
+
+    with display_for(json) as display:
+        outcome = abort_run(
+            _store(store), run_id, operator=operator(Path.cwd()), observer=display.observe
+        )
+    display.outcome(outcome)
+
+
+@app.command()
+def resolve(
+    run_id: Annotated[str, typer.Argument(metavar="RUN")],
+    step: str,
+    rerun: Annotated[bool, typer.Option("--rerun", help="Run the step again.")] = False,
+    skip: Annotated[bool, typer.Option("--skip", help="Skip it; dependents go on.")] = False,
+    mark_done: Annotated[
+        bool, typer.Option("--mark-done", help="Count it done (you checked it finished).")
+    ] = False,
+    store: StoreUrl = None,
+) -> None:
+    """Decide about a step a crash interrupted (run in needs_attention)."""
+    from opsbook.console import info
+    from opsbook.engine import resolve as resolve_step
+    from opsbook.engine.identity import operator
+    from opsbook.errors import UsageError
+
+    chosen = [
+        name for name, on in (("rerun", rerun), ("skip", skip), ("mark-done", mark_done)) if on
+    ]
+    if len(chosen) != 1:
+        raise UsageError("choose exactly one of --rerun, --skip, --mark-done")
+    resolve_step(_store(store), run_id, step, chosen[0], operator=operator(Path.cwd()))
+    info(f"run {run_id} step {step}: {chosen[0]}; continue with `opsbook resume {run_id}`")
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Stop when no run is left to take.")] = False,
+    poll: Annotated[float, typer.Option("--poll", help="Seconds between looks.")] = 2.0,
+    json: Json = False,
+    store: StoreUrl = None,
+) -> None:
+    """Take over runs whose lease expired, or that were approved or resolved, and continue them."""
+    from opsbook.console.run import display_for
+    from opsbook.engine import work
+
+    with display_for(json, interactive=False) as display:
+        work(_store(store), once=once, poll=poll, observer=display.observe)

@@ -1,0 +1,139 @@
+"""Showing a run as it happens: plain lines (one per event), JSON lines, and asking at gates."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.prompt import Confirm, Prompt
+
+from opsbook.console import err, is_terminal, out
+from opsbook.engine.observe import RunEvent
+from opsbook.engine.runner import Outcome
+from opsbook.steps.base import Decision
+
+_MARKS = {
+    "step_succeeded": "[green]✓[/green]",
+    "step_failed": "[red]✗[/red]",
+    "step_attempt_failed": "[yellow]↻[/yellow]",
+    "step_skipped": "[dim]–[/dim]",
+    "gate_waiting": "[cyan]⏸[/cyan]",
+    "step_rolled_back": "[magenta]↶[/magenta]",
+    "step_rollback_failed": "[red]↶✗[/red]",
+}
+
+
+class Display:
+    """Receives the executor's events (from several threads) and shows them."""
+
+    def __init__(self, as_json: bool, interactive: bool) -> None:
+        self.as_json = as_json
+        self.interactive = interactive and not as_json and is_terminal()
+        self.ask = self._ask if self.interactive else None
+
+    def observe(self, event: RunEvent) -> None:
+        if self.as_json:
+            sys.stdout.write(json.dumps(event.to_dict(), default=str, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+            return
+        line = self._line(event)
+        if line is not None:
+            stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+            out.print(f"[dim]{stamp}[/dim] {line}")
+
+    def _line(self, e: RunEvent) -> str | None:
+        d = e.data
+        sid = escape(e.step_id or "")
+        if e.type in ("run_started", "run_resumed"):
+            verb = "started" if e.type == "run_started" else "resumed"
+            return (
+                f"run [bold]{e.run_id}[/bold] {verb}: {escape(str(d.get('runbook')))} on"
+                f" {escape(str(d.get('environment')))} by {escape(str(d.get('operator')))}"
+            )
+        if e.type == "step_started":
+            attempt = f" (attempt {d['attempt']})" if d.get("attempt", 1) > 1 else ""
+            return f"▶ [bold]{sid}[/bold]{attempt}: {escape(str(d.get('action', '')))}"
+        if e.type == "step_output":
+            return f"  [dim]{sid} │[/dim] {escape(str(d.get('line', '')))}"
+        if e.type in _MARKS:
+            took = f" in {d['duration']:.2f}s" if "duration" in d else ""
+            why = f": {escape(str(d['message']))}" if d.get("message") else ""
+            if e.type == "step_skipped":
+                why = f" (if: {escape(str(d.get('condition', '')))})"
+            word = e.type.removeprefix("step_").replace("_", " ")
+            if e.type == "gate_waiting":
+                word = "waiting for approval"
+            if e.type == "step_failed" and d.get("continue_on_error"):
+                word += " (continue_on_error)"
+            return f"{_MARKS[e.type]} {sid} {word}{took}{why}"
+        if e.type == "step_retry":
+            return f"  {sid}: retrying in {d['delay']:.1f}s"
+        if e.type == "rollback_started":
+            return f"[magenta]rolling back[/magenta]: {escape(str(d.get('reason', '')))}"
+        if e.type == "rollback_step_started":
+            return f"↶ [bold]{sid}[/bold] rollback: {escape(str(d.get('action', '')))}"
+        if e.type == "rollback_stopped":
+            return (
+                f"[bold red]rollback stops at irreversible step {sid}[/bold red]; not rolled back:"
+                f" {', '.join(d.get('not_rolled_back', []))}"
+            )
+        if e.type == "step_interrupted":
+            return f"↻ {sid} was interrupted; running it again ({escape(str(d.get('reason')))})"
+        if e.type == "run_finished":
+            status = str(d.get("status"))
+            color = "green" if status == "succeeded" else "red"
+            message = escape(str(d.get("message", "")))
+            return f"run {e.run_id} [bold {color}]{status}[/bold {color}]: {message}"
+        if e.type == "run_paused":
+            return f"run {e.run_id} [cyan]paused[/cyan]: {escape(str(d.get('message', '')))}"
+        if e.type == "run_needs_attention":
+            return f"run {e.run_id} [yellow]needs attention[/yellow]: {escape(str(d['message']))}"
+        if e.type in ("worker_took", "worker_error", "lease_lost"):
+            return f"{e.type.replace('_', ' ')} {e.run_id}: {escape(str(d))}"
+        return None
+
+    def _ask(self, step_id: str, items: list[str], evidence: dict[str, Any]) -> Decision:
+        from opsbook.engine.identity import operator
+
+        out.print(f"[bold cyan]gate {escape(step_id)}[/bold cyan]")
+        if evidence.get("outputs"):
+            for sid, outputs in evidence["outputs"].items():
+                shown = ", ".join(f"{k}={v}" for k, v in outputs.items())
+                out.print(f"  [dim]{escape(sid)} outputs: {escape(shown)}[/dim]")
+        approved = True
+        for item in items:
+            if not Confirm.ask(f"  ☐ {escape(item)}", console=out, default=False):
+                approved = False
+                break
+        note = Prompt.ask("  note (optional)", console=out, default="", show_default=False)
+        return Decision(approved, operator(Path.cwd()), note)
+
+    def outcome(self, outcome: Outcome) -> None:
+        if self.as_json:
+            return
+        if outcome.status == "aborting":
+            out.print(escape(outcome.message))
+
+
+@contextmanager
+def display_for(as_json: bool, *, interactive: bool = True) -> Iterator[Display]:
+    """A display for a run command: JSON lines with --json, plain lines otherwise."""
+    yield Display(as_json, interactive)
+
+
+def show_decision(decision: dict[str, Any]) -> None:
+    run = decision["run"]
+    out.print(
+        f"gate {escape(decision['step'])} of run {run} {decision['decision']} by"
+        f" {escape(decision['operator'])}; continue with `opsbook resume {run}`"
+        " (or a running `opsbook worker` picks it up)"
+    )
+
+
+__all__ = ["Display", "display_for", "err", "show_decision"]

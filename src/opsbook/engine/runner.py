@@ -1,0 +1,847 @@
+"""The executor: runs one run's steps while holding its lease, checkpointing every state change.
+
+Order of work for a run this process has just leased:
+
+1. recover steps a crash left ``running``: rerun them when safe (checks, waits, gates,
+   ``idempotent: true``), otherwise stop in ``needs_attention`` for a human to resolve;
+2. schedule ready steps (needs done, ``if:`` true) on a bounded thread pool;
+3. on a failure, let in-flight steps finish, then roll back completed steps in reverse order,
+   stopping at an irreversible one;
+4. finish (releasing the environment lock), pause at an unanswered gate (lease released, lock
+   kept), or stop when the lease was lost.
+
+Every write is one transaction that starts with :func:`opsbook.store.runs.fence`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opsbook import environ
+from opsbook.engine.observe import Observer, RunEvent
+from opsbook.engine.output import CappedOutput
+from opsbook.errors import LeaseLost, OpsbookError
+from opsbook.masking import Masker
+from opsbook.plan import expression_context
+from opsbook.spec import expressions as ex
+from opsbook.spec.loader import LoadedSpec
+from opsbook.spec.models import Runbook, Step
+from opsbook.spec.validate import dependencies
+from opsbook.steps.base import Decision, StepContext, StepResult
+from opsbook.steps.registry import get_kind
+from opsbook.steps.run import run_shell
+from opsbook.store import Store
+from opsbook.store import events as chain
+from opsbook.store import runs as q
+
+LEASE_ENV = "OPSBOOK_LEASE_SECONDS"
+CONCURRENCY_ENV = "OPSBOOK_CONCURRENCY"
+DONE = ("succeeded", "skipped")
+
+Ask = Callable[[str, list[str], dict[str, Any]], Decision]
+"""Asks a person about a gate: (step id, items, evidence) → decision."""
+
+
+def lease_seconds() -> float:
+    return float(os.environ.get(LEASE_ENV, "15"))
+
+
+@dataclass
+class Outcome:
+    """How an executor left a run."""
+
+    run_id: str
+    status: str
+    message: str = ""
+    summary: dict[str, Any] = field(default_factory=dict)
+    waiting_on: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StepState:
+    status: str
+    attempts: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
+    finished_at: float | None = None
+    wake_at: float | None = None
+
+
+@dataclass
+class Setup:
+    """Everything an executor needs; built by :mod:`opsbook.engine.lifecycle`."""
+
+    store: Store
+    run: Any
+    """The run row as leased."""
+    loaded: LoadedSpec
+    runbook: Runbook
+    effective: environ.Effective
+    params: dict[str, str]
+    owner: str
+    operator: str
+    observer: Observer
+    yes: bool = False
+    ask: Ask | None = None
+
+
+class Executor:
+    """Runs one leased run to its next stopping point. Not reusable."""
+
+    def __init__(self, setup: Setup) -> None:
+        self.s = setup
+        self.run_id: str = setup.run.id
+        self.store = setup.store
+        self.masker = Masker(setup.effective.secrets)
+        self.ttl = lease_seconds()
+        self.deps = dependencies(setup.runbook)
+        self.order = [step.id for step in setup.runbook.steps]
+        self.state: dict[str, StepState] = {}
+        self.lost = threading.Event()
+        self.abort = threading.Event()
+        self.contexts: dict[str, StepContext] = {}
+        self.ask_lock = threading.Lock()
+        self.stop_heartbeat = threading.Event()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"opsbook-{self.run_id}-"))
+
+    # ----- the whole run -------------------------------------------------------------------
+
+    def execute(self) -> Outcome:
+        heartbeat = threading.Thread(target=self._heartbeat, daemon=True)
+        heartbeat.start()
+        try:
+            return self._execute()
+        except LeaseLost as err:
+            self._emit("lease_lost", None, message=str(err))
+            return Outcome(self.run_id, "lease_lost", str(err))
+        finally:
+            self.stop_heartbeat.set()
+            for ctx in self.contexts.values():
+                ctx.cancelled.set()
+
+    def _execute(self) -> Outcome:
+        with self.store.begin() as conn:
+            run = q.get_run(conn, self.run_id)
+            rows = q.get_steps(conn, self.run_id)
+        for sid in self.order:
+            row = rows.get(sid)
+            self.state[sid] = StepState(
+                status=row.status if row else "pending",
+                attempts=row.attempts if row else 0,
+                outputs=dict(row.outputs or {}) if row else {},
+                result=dict(row.result or {}) if row else {},
+                finished_at=row.finished_at if row else None,
+                wake_at=row.wake_at if row else None,
+            )
+        self._emit(
+            "run_resumed" if run.started_at else "run_started",
+            None,
+            runbook=run.runbook,
+            environment=run.environment,
+            operator=self.s.operator,
+        )
+        if run.started_at is None:
+            with self._txn() as conn:
+                q.set_run(conn, self.run_id, started_at=time.time())
+        if run.status in ("aborting", "rolling_back"):
+            reason = (run.summary or {}).get("reason", "aborted")
+            return self._rollback_and_finish(reason, aborted=run.status == "aborting")
+        attention = self._recover()
+        if attention:
+            return self._needs_attention(attention)
+        failure = self._schedule()
+        if self.lost.is_set():
+            raise LeaseLost("the lease on this run was lost", run=self.run_id)
+        with self.store.begin() as conn:
+            status = q.get_run(conn, self.run_id).status
+        if status == "aborting" or self.abort.is_set():
+            return self._rollback_and_finish("aborted by an operator", aborted=True)
+        if failure:
+            return self._rollback_and_finish(failure, aborted=False)
+        paused = [sid for sid in self.order if self.state[sid].status == "waiting"]
+        if paused:
+            return self._pause(paused)
+        return self._finish("succeeded", "all steps done", {})
+
+    # ----- recovery ------------------------------------------------------------------------
+
+    def _recover(self) -> list[str]:
+        """Steps a crash interrupted: reset the safe ones, return those needing a human."""
+        attention: list[str] = []
+        for sid in self.order:
+            st = self.state[sid]
+            if st.status == "waiting":  # a gate: look again for an answer
+                self._set_step(sid, "pending", event="gate_rechecked")
+            elif st.status in ("running", "interrupted"):
+                step = self.s.runbook.step(sid)
+                if get_kind(step.kind).safe_to_rerun or step.idempotent:
+                    why = (
+                        "idempotent" if step.idempotent else f"{step.kind} steps are safe to rerun"
+                    )
+                    self._set_step(
+                        sid, "pending", event="step_interrupted", action="rerun", reason=why
+                    )
+                else:
+                    attention.append(sid)
+        return attention
+
+    def _needs_attention(self, steps: list[str]) -> Outcome:
+        message = (
+            f"step(s) {', '.join(steps)} were interrupted mid-way and are not safe to run again;"
+            f" decide with `opsbook resolve {self.run_id} STEP --rerun|--skip|--mark-done`"
+        )
+        with self._txn() as conn:
+            for sid in steps:
+                q.set_step(conn, self.run_id, sid, status="interrupted")
+                self.state[sid].status = "interrupted"
+            q.set_run(
+                conn,
+                self.run_id,
+                status="needs_attention",
+                lease_owner=None,
+                lease_expires_at=None,
+                error=message,
+            )
+            chain.append(
+                conn,
+                "run_needs_attention",
+                run_id=self.run_id,
+                actor=self.s.operator,
+                data={"steps": steps},
+            )
+        self._emit("run_needs_attention", None, steps=steps, message=message)
+        return Outcome(self.run_id, "needs_attention", message, {"interrupted": steps})
+
+    # ----- scheduling ----------------------------------------------------------------------
+
+    def _schedule(self) -> str | None:
+        """Run steps until none can start; returns the failure that stops the run, if any."""
+        concurrency = max(1, int(os.environ.get(CONCURRENCY_ENV, "4")))
+        failure: str | None = None
+        running: dict[Future[StepState], str] = {}
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            while True:
+                if failure is None and not self.lost.is_set() and not self.abort.is_set():
+                    for sid in self._ready(running.values()):
+                        if len(running) >= concurrency:
+                            break
+                        step = self.s.runbook.step(sid)
+                        if not self._condition(step):
+                            self._set_step(
+                                sid,
+                                "skipped",
+                                event="step_skipped",
+                                condition=step.if_ or "",
+                                finished_at=time.time(),
+                            )
+                            continue
+                        running[pool.submit(self._run_step, step)] = sid
+                    if not running and self._ready(()):
+                        continue  # skipping made more steps ready
+                if not running:
+                    return failure
+                done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for future in done:
+                    sid = running.pop(future)
+                    try:
+                        st = future.result()
+                    except LeaseLost:
+                        self._cancel_all()
+                        self.lost.set()
+                        continue
+                    step = self.s.runbook.step(sid)
+                    if st.status == "failed" and not step.continue_on_error and failure is None:
+                        failure = f"step {sid} failed: {st.result.get('message', '')}".rstrip(": ")
+
+    def _ready(self, running: Any) -> list[str]:
+        busy = set(running)
+        ready = []
+        for sid in self.order:
+            if self.state[sid].status != "pending" or sid in busy:
+                continue
+            if all(self._dep_done(d) for d in self.deps[sid]):
+                ready.append(sid)
+        return ready
+
+    def _dep_done(self, sid: str) -> bool:
+        st = self.state[sid]
+        if st.status in DONE:
+            return True
+        return st.status == "failed" and self.s.runbook.step(sid).continue_on_error
+
+    def _condition(self, step: Step) -> bool:
+        if step.if_ is None:
+            return True
+        return ex.condition(step.if_, self._context())
+
+    def _context(self) -> dict[str, Any]:
+        run = self.s.run
+        steps = {
+            sid: {
+                "outputs": st.outputs,
+                "status": st.status,
+                "outcome": {"succeeded": "success", "failed": "failure", "skipped": "skipped"}.get(
+                    st.status, ""
+                ),
+            }
+            for sid, st in self.state.items()
+        }
+        return expression_context(
+            self.s.loaded,
+            self.s.effective,
+            self.s.params,
+            run={
+                "id": self.run_id,
+                "operator": run.operator,
+                "runbook": run.runbook,
+                "started_at": run.started_at or run.created_at,
+                "git_sha": run.git_sha or "",
+            },
+            steps=steps,
+        )
+
+    # ----- one step ------------------------------------------------------------------------
+
+    def _run_step(self, step: Step) -> StepState:
+        kind = get_kind(step.kind)
+        st = self.state[step.id]
+        context = self._context()
+
+        def render(text: str) -> str:
+            return ex.render(text, context)
+
+        irreversible = kind.is_irreversible(
+            step.config, step, self.s.loaded.root, self.s.loaded.spec
+        )
+        env = self._process_env(step, render)
+        delay = float(step.retry.delay)
+        for n in range(step.retry.attempts):
+            attempt = st.attempts + 1
+            output = CappedOutput()
+            out_file = self.workdir / f"{step.id}.{attempt}.out"
+            env["OPSBOOK_OUTPUT"] = str(out_file)
+            ctx = StepContext(
+                run_id=self.run_id,
+                step=step,
+                spec=self.s.loaded.spec,
+                environment=self.s.effective.name,
+                operator=self.s.operator,
+                attempt=attempt,
+                root=self.s.loaded.root,
+                env=dict(env),
+                render=render,
+                log=self._logger(step.id, output),
+                timeout=step.timeout,
+                secrets=tuple(self.masker.secrets),
+                output_file=out_file,
+                loaded=self.s.loaded,
+                decide=functools.partial(self._decide, step.id),
+                deadline=functools.partial(self._deadline, step.id),
+            )
+            self.contexts[step.id] = ctx
+            self._start_attempt(step, attempt, kind.describe(step.config, self._masked(render)))
+            started = time.time()
+            try:
+                result = kind.execute(ctx, step.config)
+            except LeaseLost:
+                raise
+            except OpsbookError as err:
+                result = StepResult(ok=False, message=str(err))
+            except Exception as err:  # a kind's bug must fail the step, not the executor
+                result = StepResult(ok=False, message=f"{type(err).__name__}: {err}")
+            finally:
+                self.contexts.pop(step.id, None)
+            if ctx.cancelled.is_set() and (self.lost.is_set()):
+                raise LeaseLost("the lease on this run was lost", run=self.run_id)
+            last = result.ok or result.paused or n == step.retry.attempts - 1
+            last = last or self.abort.is_set()
+            self._finish_attempt(
+                step, attempt, result, output, started, last, irreversible or result.irreversible
+            )
+            if last:
+                break
+            wait_for = delay * (step.retry.backoff**n)
+            self._emit(
+                "step_retry",
+                step.id,
+                attempt=attempt,
+                delay=wait_for,
+                message=self.masker(result.message),
+            )
+            if wait_for and ctx.cancelled.wait(wait_for):
+                break
+        return st
+
+    def _masked(self, render: Callable[[str], str]) -> Callable[[str], str]:
+        return lambda text: self.masker(render(text))
+
+    def _process_env(self, step: Step, render: Callable[[str], str]) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.s.effective.values)
+        env.update({k: render(environ._text(v)) for k, v in step.env.items()})
+        env.update(
+            OPSBOOK_RUN_ID=self.run_id,
+            OPSBOOK_STEP_ID=step.id,
+            OPSBOOK_ENVIRONMENT=self.s.effective.name,
+            OPSBOOK_OPERATOR=self.s.operator,
+        )
+        return env
+
+    def _logger(self, sid: str, output: CappedOutput) -> Callable[[str], None]:
+        def log(line: str) -> None:
+            masked = self.masker(line)
+            output.add(masked)
+            self._emit("step_output", sid, line=masked)
+
+        return log
+
+    def _start_attempt(self, step: Step, attempt: int, action: str) -> None:
+        now = time.time()
+        with self._txn(now) as conn:
+            values: dict[str, Any] = {
+                "status": "running",
+                "attempts": attempt,
+                "owner": self.s.owner,
+            }
+            if self.state[step.id].attempts == 0:
+                values["started_at"] = now
+            q.set_step(conn, self.run_id, step.id, **values)
+            q.insert_attempt(
+                conn,
+                run_id=self.run_id,
+                step_id=step.id,
+                phase="execute",
+                attempt=attempt,
+                status="running",
+                started_at=now,
+                owner=self.s.owner,
+            )
+            chain.append(
+                conn,
+                "step_started",
+                run_id=self.run_id,
+                step_id=step.id,
+                actor=self.s.operator,
+                at=now,
+                data={"attempt": attempt, "kind": step.kind, "action": action},
+            )
+        st = self.state[step.id]
+        st.status, st.attempts = "running", attempt
+        self._emit("step_started", step.id, attempt=attempt, kind=step.kind, action=action)
+
+    def _finish_attempt(
+        self,
+        step: Step,
+        attempt: int,
+        result: StepResult,
+        output: CappedOutput,
+        started: float,
+        final: bool,
+        irreversible: bool,
+    ) -> None:
+        now = time.time()
+        message = self.masker(result.message)
+        outputs = {k: self.masker(v) for k, v in result.outputs.items()}
+        if result.paused:
+            attempt_status = step_status = "waiting"
+        else:
+            attempt_status = "succeeded" if result.ok else "failed"
+            step_status = attempt_status if final else "running"
+        record = {
+            "message": message,
+            "exit_code": result.exit_code,
+            "irreversible": irreversible and result.ok,
+            "data": self.masker.mask_data(result.data),
+        }
+        with self._txn(now) as conn:
+            q.finish_attempt(
+                conn,
+                self.run_id,
+                step.id,
+                "execute",
+                attempt,
+                status=attempt_status,
+                finished_at=now,
+                exit_code=result.exit_code,
+                output=output.text(),
+                message=message,
+            )
+            values: dict[str, Any] = {"status": step_status}
+            if final:
+                values.update(
+                    outputs=outputs, result=record, finished_at=None if result.paused else now
+                )
+            q.set_step(conn, self.run_id, step.id, **values)
+            event = (
+                "gate_waiting"
+                if result.paused
+                else (f"step_{attempt_status}" if final else "step_attempt_failed")
+            )
+            chain.append(
+                conn,
+                event,
+                run_id=self.run_id,
+                step_id=step.id,
+                actor=self.s.operator,
+                at=now,
+                data={
+                    "attempt": attempt,
+                    "exit_code": result.exit_code,
+                    "message": message,
+                    "outputs": outputs,
+                },
+            )
+        st = self.state[step.id]
+        st.status = step_status
+        if final:
+            st.outputs, st.result = outputs, record
+            st.finished_at = None if result.paused else now
+        self._emit(
+            event,
+            step.id,
+            attempt=attempt,
+            duration=now - started,
+            message=message,
+            exit_code=result.exit_code,
+            tail=output.tail(5),
+            continue_on_error=step.continue_on_error,
+        )
+
+    # ----- gates and waits -----------------------------------------------------------------
+
+    def _decide(self, sid: str, items: list[str]) -> Decision:
+        with self.store.begin() as conn:
+            row = q.get_approval(conn, self.run_id, sid)
+        if row is not None:
+            return Decision(row.decision == "approved", row.operator, row.note or "")
+        protected = self.s.effective.environment.protected
+        evidence = self._evidence(items)
+        if self.s.yes and not protected:
+            return self._record(
+                sid, Decision(True, self.s.operator, "auto-approved (--yes)"), evidence
+            )
+        if self.s.ask is not None:
+            self._emit("gate_asking", sid, items=items)
+            with self.ask_lock:
+                decision = self.s.ask(sid, items, evidence)
+            if decision.approved is not None:
+                return self._record(sid, decision, evidence)
+        return Decision(None)
+
+    def _evidence(self, items: list[str]) -> dict[str, Any]:
+        return {
+            "items": [self.masker(i) for i in items],
+            "outputs": {sid: st.outputs for sid, st in self.state.items() if st.outputs},
+            "done": [sid for sid in self.order if self.state[sid].status in DONE],
+        }
+
+    def _record(self, sid: str, decision: Decision, evidence: dict[str, Any]) -> Decision:
+        verb = "approved" if decision.approved else "rejected"
+        note = self.masker(decision.note)
+        with self._txn() as conn:
+            q.insert_approval(
+                conn,
+                run_id=self.run_id,
+                step_id=sid,
+                decision=verb,
+                operator=decision.operator,
+                note=note,
+                evidence=evidence,
+                created_at=time.time(),
+            )
+            chain.append(
+                conn,
+                f"gate_{verb}",
+                run_id=self.run_id,
+                step_id=sid,
+                actor=decision.operator,
+                data={"note": note},
+            )
+        return Decision(decision.approved, decision.operator, note)
+
+    def _deadline(self, sid: str, seconds: float) -> float:
+        st = self.state[sid]
+        if st.wake_at is None:
+            st.wake_at = time.time() + seconds
+            with self._txn() as conn:
+                q.set_step(conn, self.run_id, sid, wake_at=st.wake_at)
+        return st.wake_at
+
+    # ----- rollback ------------------------------------------------------------------------
+
+    def _rollback_and_finish(self, reason: str, *, aborted: bool) -> Outcome:
+        with self._txn() as conn:
+            q.set_run(
+                conn,
+                self.run_id,
+                status="rolling_back" if not aborted else "aborting",
+                summary={"reason": reason},
+                error=self.masker(reason),
+            )
+            chain.append(
+                conn,
+                "rollback_started",
+                run_id=self.run_id,
+                actor=self.s.operator,
+                data={"reason": self.masker(reason)},
+            )
+        self._emit("rollback_started", None, reason=self.masker(reason))
+        summary = self._rollback()
+        summary["reason"] = self.masker(reason)
+        if aborted:
+            status = "aborted"
+        elif summary["stopped_at"] or summary["rollback_failed"]:
+            status = "failed"
+        else:
+            status = "rolled_back"
+        return self._finish(status, self._rollback_message(reason, summary), summary)
+
+    def _rollback(self) -> dict[str, Any]:
+        done = [
+            sid for sid in self.order if self.state[sid].status in ("succeeded", "rolling_back")
+        ]
+        done.sort(key=lambda sid: self.state[sid].finished_at or 0.0, reverse=True)
+        summary: dict[str, Any] = {
+            "rolled_back": [sid for sid in self.order if self.state[sid].status == "rolled_back"],
+            "no_rollback": [],
+            "not_rolled_back": [],
+            "stopped_at": None,
+            "rollback_failed": None,
+            "interrupted": [
+                sid for sid in self.order if self.state[sid].status in ("running", "interrupted")
+            ],
+        }
+        for i, sid in enumerate(done):
+            step = self.s.runbook.step(sid)
+            st = self.state[sid]
+            if st.result.get("irreversible"):
+                summary["stopped_at"] = sid
+                summary["not_rolled_back"] = done[i:]
+                self._emit("rollback_stopped", sid, reason="irreversible", not_rolled_back=done[i:])
+                break
+            if not step.rollback:
+                if get_kind(step.kind).changes_things:
+                    summary["no_rollback"].append(sid)
+                continue
+            if not self._rollback_step(step):
+                summary["rollback_failed"] = sid
+                summary["not_rolled_back"] = done[i:]
+                break
+            summary["rolled_back"].append(sid)
+        return summary
+
+    def _rollback_step(self, step: Step) -> bool:
+        context = self._context()
+
+        def render(text: str) -> str:
+            return ex.render(text, context)
+
+        assert step.rollback is not None
+        command = render(step.rollback)
+        output = CappedOutput()
+        now = time.time()
+        with self._txn(now) as conn:
+            attempt = q.next_attempt(conn, self.run_id, step.id, "rollback")
+            q.set_step(conn, self.run_id, step.id, status="rolling_back")
+            q.insert_attempt(
+                conn,
+                run_id=self.run_id,
+                step_id=step.id,
+                phase="rollback",
+                attempt=attempt,
+                status="running",
+                started_at=now,
+                owner=self.s.owner,
+            )
+            chain.append(
+                conn,
+                "rollback_step_started",
+                run_id=self.run_id,
+                step_id=step.id,
+                actor=self.s.operator,
+                data={"command": self.masker(command)},
+            )
+        self.state[step.id].status = "rolling_back"
+        self._emit("rollback_step_started", step.id, action=self.masker(command))
+        env = self._process_env(step, render)
+        env["OPSBOOK_OUTPUT"] = str(self.workdir / f"{step.id}.rollback.out")
+        cwd = self.s.loaded.root / step.dir if step.dir else self.s.loaded.root
+        result = run_shell(
+            command,
+            cwd=cwd,
+            env=env,
+            log=self._logger(step.id, output),
+            timeout=step.timeout,
+            cancelled=threading.Event(),
+        )
+        ok = result.exit_code == 0 and not result.timed_out
+        status = "rolled_back" if ok else "rollback_failed"
+        end = time.time()
+        with self._txn(end) as conn:
+            q.finish_attempt(
+                conn,
+                self.run_id,
+                step.id,
+                "rollback",
+                attempt,
+                status="succeeded" if ok else "failed",
+                finished_at=end,
+                exit_code=result.exit_code,
+                output=output.text(),
+            )
+            q.set_step(conn, self.run_id, step.id, status=status)
+            chain.append(
+                conn,
+                f"step_{status}",
+                run_id=self.run_id,
+                step_id=step.id,
+                actor=self.s.operator,
+                data={"exit_code": result.exit_code},
+            )
+        self.state[step.id].status = status
+        self._emit(
+            f"step_{status}",
+            step.id,
+            duration=end - now,
+            exit_code=result.exit_code,
+            tail=output.tail(5),
+        )
+        return ok
+
+    @staticmethod
+    def _rollback_message(reason: str, summary: dict[str, Any]) -> str:
+        parts = [reason]
+        if summary["rolled_back"]:
+            parts.append("rolled back: " + ", ".join(summary["rolled_back"]))
+        if summary["stopped_at"]:
+            parts.append(
+                f"NOT rolled back past irreversible step {summary['stopped_at']}:"
+                f" {', '.join(summary['not_rolled_back'])} stay done; roll forward (fix and run"
+                " again) instead"
+            )
+        if summary["rollback_failed"]:
+            parts.append(
+                f"rollback of {summary['rollback_failed']} failed; not rolled back: "
+                + ", ".join(summary["not_rolled_back"])
+            )
+        if summary["no_rollback"]:
+            parts.append("no rollback defined for: " + ", ".join(summary["no_rollback"]))
+        if summary.get("interrupted"):
+            parts.append("interrupted, state unknown: " + ", ".join(summary["interrupted"]))
+        return "; ".join(parts)
+
+    # ----- endings -------------------------------------------------------------------------
+
+    def _finish(self, status: str, message: str, summary: dict[str, Any]) -> Outcome:
+        now = time.time()
+        message = self.masker(message)
+        with self._txn(now) as conn:
+            q.set_run(
+                conn,
+                self.run_id,
+                status=status,
+                finished_at=now,
+                lock_key=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                summary=summary,
+                error=None if status == "succeeded" else message,
+            )
+            chain.append(
+                conn,
+                "run_finished",
+                run_id=self.run_id,
+                actor=self.s.operator,
+                at=now,
+                data={"status": status, "message": message},
+            )
+        self._emit("run_finished", None, status=status, message=message, summary=summary)
+        return Outcome(self.run_id, status, message, summary)
+
+    def _pause(self, gates: list[str]) -> Outcome:
+        with self._txn() as conn:
+            q.set_run(conn, self.run_id, status="waiting", lease_owner=None, lease_expires_at=None)
+            chain.append(
+                conn, "run_paused", run_id=self.run_id, actor=self.s.operator, data={"gates": gates}
+            )
+        message = "waiting for a human: " + "; ".join(
+            f"`opsbook approve {self.run_id} {g}` (or --reject)" for g in gates
+        )
+        self._emit("run_paused", None, gates=gates, message=message)
+        return Outcome(self.run_id, "waiting", message, waiting_on=gates)
+
+    # ----- plumbing ------------------------------------------------------------------------
+
+    def _txn(self, now: float | None = None) -> Any:
+        return _Fenced(self, time.time() if now is None else now)
+
+    def _set_step(
+        self, sid: str, status: str, *, event: str, finished_at: float | None = None, **data: Any
+    ) -> None:
+        with self._txn() as conn:
+            values: dict[str, Any] = {"status": status}
+            if finished_at is not None:
+                values["finished_at"] = finished_at
+            q.set_step(conn, self.run_id, sid, **values)
+            chain.append(
+                conn, event, run_id=self.run_id, step_id=sid, actor=self.s.operator, data=data
+            )
+        self.state[sid].status = status
+        if finished_at is not None:
+            self.state[sid].finished_at = finished_at
+        self._emit(event, sid, **data)
+
+    def _emit(self, type_: str, sid: str | None, **data: Any) -> None:
+        self.s.observer(RunEvent(type_, self.run_id, sid, data))
+
+    def _cancel_all(self) -> None:
+        for ctx in list(self.contexts.values()):
+            ctx.cancelled.set()
+
+    def _heartbeat(self) -> None:
+        while not self.stop_heartbeat.wait(self.ttl / 3):
+            try:
+                with self.store.begin() as conn:
+                    status = q.renew_lease(conn, self.run_id, self.s.owner, time.time(), self.ttl)
+            except OpsbookError:
+                continue  # the store is briefly unavailable; the lease may still hold
+            if status is None:
+                self.lost.set()
+                self._cancel_all()
+                return
+            if status == "aborting" and not self.abort.is_set():
+                self.abort.set()
+                self._cancel_all()
+
+
+class _Fenced:
+    """A store transaction that first asserts this executor still holds the lease."""
+
+    def __init__(self, executor: Executor, now: float) -> None:
+        self.executor = executor
+        self.now = now
+        self._cm: Any = None
+
+    def __enter__(self) -> Any:
+        self._cm = self.executor.store.begin()
+        conn = self._cm.__enter__()
+        try:
+            q.fence(conn, self.executor.run_id, self.executor.s.owner, self.now)
+        except BaseException as err:
+            self._cm.__exit__(type(err), err, err.__traceback__)
+            if isinstance(err, LeaseLost):
+                self.executor.lost.set()
+            raise
+        return conn
+
+    def __exit__(self, *exc: Any) -> Any:
+        return self._cm.__exit__(*exc)

@@ -1,0 +1,232 @@
+"""Queries of the run engine: runs, their steps, attempts, approvals, leases and the env lock.
+
+Every write the executor makes while it holds a run goes through :func:`fence` first, in the
+same transaction: ``UPDATE runs ... WHERE lease_owner = :me``. When another process has taken
+the run over, the update matches no row and :class:`~opsbook.errors.LeaseLost` stops the writer
+before it can record anything. On PostgreSQL the update also locks the run row until commit, so
+a takeover waits for an in-flight checkpoint instead of racing it; SQLite serialises writers
+with ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from opsbook.errors import EnvironmentLocked, InvalidState, LeaseLost, RunNotFound, StepNotFound
+from opsbook.store import schema
+from opsbook.store.database import Store
+
+ACTIVE = ("running", "waiting", "needs_attention", "aborting", "rolling_back")
+"""Statuses of a run that still holds its environment lock."""
+FINISHED = ("succeeded", "failed", "rolled_back", "aborted")
+
+R = schema.runs
+S = schema.steps
+A = schema.attempts
+AP = schema.approvals
+
+
+def create_run(
+    store: Store,
+    run: dict[str, Any],
+    step_ids: Sequence[str],
+    *,
+    event: tuple[str, dict[str, Any]],
+) -> None:
+    """Insert a run and its pending steps; EnvironmentLocked when another run holds the env."""
+    from opsbook.store import events
+
+    try:
+        with store.begin() as conn:
+            conn.execute(insert(R).values(**run))
+            if step_ids:
+                conn.execute(
+                    insert(S),
+                    [
+                        {"run_id": run["id"], "step_id": sid, "status": "pending", "attempts": 0}
+                        for sid in step_ids
+                    ],
+                )
+            events.append(conn, event[0], run_id=run["id"], actor=run["operator"], data=event[1])
+    except IntegrityError:
+        with store.begin() as conn:
+            holder = conn.execute(
+                select(R).where(
+                    and_(R.c.project == run["project"], R.c.lock_key == run["lock_key"])
+                )
+            ).first()
+        if holder is None:  # the holder finished between our insert and this read
+            raise EnvironmentLocked(
+                f"environment '{run['environment']}' was locked by another run a moment ago",
+                hint="run the command again",
+            ) from None
+        raise EnvironmentLocked(
+            f"environment '{holder.environment}' is held by run {holder.id}"
+            f" ({holder.runbook}, status {holder.status}) started by {holder.operator}"
+            f" since {_when(holder.created_at)}",
+            hint=f"wait for it to finish, or `opsbook resume {holder.id}` /"
+            f" `opsbook abort {holder.id}` if it was interrupted",
+        ) from None
+
+
+def _when(ts: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def get_run(conn: Connection, run_id: str) -> Row[Any]:
+    """The run row; RunNotFound when there is none."""
+    row = conn.execute(select(R).where(R.c.id == run_id)).first()
+    if row is None:
+        raise RunNotFound(f"no run '{run_id}'", hint="list runs with `opsbook runs`")
+    return row
+
+
+def get_steps(conn: Connection, run_id: str) -> dict[str, Row[Any]]:
+    """The run's step rows by step id."""
+    rows = conn.execute(select(S).where(S.c.run_id == run_id)).all()
+    return {r.step_id: r for r in rows}
+
+
+def get_step(conn: Connection, run_id: str, step_id: str) -> Row[Any]:
+    row = conn.execute(select(S).where(and_(S.c.run_id == run_id, S.c.step_id == step_id))).first()
+    if row is None:
+        raise StepNotFound(f"run {run_id} has no step '{step_id}'", run=run_id)
+    return row
+
+
+def acquire_lease(
+    conn: Connection,
+    run_id: str,
+    owner: str,
+    now: float,
+    ttl: float,
+    statuses: Sequence[str] = ("running", "aborting", "rolling_back"),
+) -> bool:
+    """Take the run if nobody holds a live lease on it; True when this owner now holds it."""
+    result = conn.execute(
+        update(R)
+        .where(
+            and_(
+                R.c.id == run_id,
+                R.c.status.in_(statuses),
+                or_(
+                    R.c.lease_owner.is_(None),
+                    R.c.lease_expires_at < now,
+                    R.c.lease_owner == owner,
+                ),
+            )
+        )
+        .values(lease_owner=owner, lease_expires_at=now + ttl, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def renew_lease(conn: Connection, run_id: str, owner: str, now: float, ttl: float) -> str | None:
+    """Extend the lease; the run's status, or None when the lease was lost."""
+    result = conn.execute(
+        update(R)
+        .where(and_(R.c.id == run_id, R.c.lease_owner == owner))
+        .values(lease_expires_at=now + ttl)
+    )
+    if result.rowcount != 1:
+        return None
+    status: str = conn.execute(select(R.c.status).where(R.c.id == run_id)).scalar_one()
+    return status
+
+
+def fence(conn: Connection, run_id: str, owner: str, now: float) -> None:
+    """Assert, inside the caller's transaction, that ``owner`` still holds the run."""
+    result = conn.execute(
+        update(R).where(and_(R.c.id == run_id, R.c.lease_owner == owner)).values(updated_at=now)
+    )
+    if result.rowcount != 1:
+        raise LeaseLost(
+            "another process took this run over; this one stops without writing", run=run_id
+        )
+
+
+def set_run(conn: Connection, run_id: str, **values: Any) -> None:
+    conn.execute(update(R).where(R.c.id == run_id).values(**values))
+
+
+def set_step(conn: Connection, run_id: str, step_id: str, **values: Any) -> None:
+    conn.execute(
+        update(S).where(and_(S.c.run_id == run_id, S.c.step_id == step_id)).values(**values)
+    )
+
+
+def insert_attempt(conn: Connection, **values: Any) -> None:
+    conn.execute(insert(A).values(**values))
+
+
+def finish_attempt(
+    conn: Connection, run_id: str, step_id: str, phase: str, attempt: int, **values: Any
+) -> None:
+    conn.execute(
+        update(A)
+        .where(
+            and_(
+                A.c.run_id == run_id,
+                A.c.step_id == step_id,
+                A.c.phase == phase,
+                A.c.attempt == attempt,
+            )
+        )
+        .values(**values)
+    )
+
+
+def next_attempt(conn: Connection, run_id: str, step_id: str, phase: str) -> int:
+    """1 + the highest attempt number recorded for this step and phase."""
+    from sqlalchemy import func
+
+    top = conn.execute(
+        select(func.max(A.c.attempt)).where(
+            and_(A.c.run_id == run_id, A.c.step_id == step_id, A.c.phase == phase)
+        )
+    ).scalar()
+    return int(top or 0) + 1
+
+
+def get_approval(conn: Connection, run_id: str, step_id: str) -> Row[Any] | None:
+    return conn.execute(
+        select(AP).where(and_(AP.c.run_id == run_id, AP.c.step_id == step_id))
+    ).first()
+
+
+def insert_approval(conn: Connection, **values: Any) -> None:
+    """Record a gate decision; InvalidState when the gate was already answered."""
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(AP).values(**values))
+    except IntegrityError:
+        raise InvalidState(
+            f"gate {values['step_id']} was already answered",
+            run=values["run_id"],
+            hint=f"see `opsbook show {values['run_id']}`",
+        ) from None
+
+
+def claimable_runs(conn: Connection, now: float) -> list[str]:
+    """Runs a worker may take over: running (or aborting) with no live lease, oldest first."""
+    rows = conn.execute(
+        select(R.c.id)
+        .where(
+            and_(
+                R.c.status.in_(("running", "aborting", "rolling_back")),
+                or_(R.c.lease_owner.is_(None), R.c.lease_expires_at < now),
+            )
+        )
+        .order_by(R.c.created_at)
+    ).scalars()
+    return list(rows)
+
+
+def step_attempts(conn: Connection, run_id: str) -> list[Row[Any]]:
+    return list(conn.execute(select(A).where(A.c.run_id == run_id).order_by(A.c.id)).all())
