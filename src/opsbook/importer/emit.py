@@ -1,0 +1,145 @@
+"""A :class:`Draft` → opsbook.yaml text, every item with a ``# from FILE:LINE`` comment.
+
+The text is built as ruamel round-trip maps (so comments sit at the end of each item's line) and
+then checked by opsbook's own validator: the importer never writes a file opsbook would reject.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import LiteralScalarString
+
+from opsbook.importer.draft import Draft, StepDraft
+from opsbook.spec.loader import LoadedSpec, validate_text
+
+ENVIRONMENTS = ("staging", "production")
+_PRINTABLE = re.compile(r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u2028\u2029]*$")
+
+
+def _origin(draft: Draft, line: int) -> str:
+    return f"from {draft.file}:{line}"
+
+
+def _text(value: str) -> Any:
+    """Multi-line strings as literal blocks (readable commands) when YAML allows it."""
+    if "\n" in value and _PRINTABLE.match(value) and value == value.strip("\n"):
+        lines = [x.rstrip() for x in value.split("\n")]
+        if lines[0] and not lines[0][0].isspace():
+            return LiteralScalarString("\n".join(lines))
+    return value
+
+
+def to_map(draft: Draft) -> CommentedMap:
+    """The document as ordered, commented maps."""
+    doc = CommentedMap()
+    doc["version"] = 1
+    doc["project"] = draft.project
+    environments = CommentedMap()
+    for name in ENVIRONMENTS:
+        env = CommentedMap()
+        env["env_file"] = f".env.{name}"
+        if draft.vars:
+            env["vars"] = CommentedMap((k, v) for k, (_, v) in draft.vars.items())
+        if name == "production":
+            env["protected"] = True
+        environments[name] = env
+    doc["environments"] = environments
+    if draft.env:
+        contract = CommentedMap()
+        for name, entry in draft.env.items():
+            item = CommentedMap()
+            item["required"] = entry.required
+            if entry.default is not None:
+                item["default"] = entry.default
+            item["secret"] = entry.secret
+            if entry.description:
+                item["description"] = entry.description
+            if entry.service:
+                item["service"] = entry.service
+            contract[name] = item
+            contract.yaml_add_eol_comment(_origin(draft, entry.line), name)
+        doc["env"] = contract
+    if draft.checks:
+        checks = CommentedMap()
+        for name, check in draft.checks.items():
+            item = CommentedMap()
+            if check.description:
+                item["description"] = check.description
+            item["http"] = check.http
+            if check.method != "GET":
+                item["method"] = check.method
+            if check.headers:
+                item["headers"] = CommentedMap(check.headers)
+            if check.expect:
+                item["expect"] = CommentedMap(check.expect)
+            checks[name] = item
+            checks.yaml_add_eol_comment(_origin(draft, check.line), name)
+        doc["checks"] = checks
+    runbooks = CommentedMap()
+    for name, runbook in draft.runbooks.items():
+        item = CommentedMap()
+        if runbook.description:
+            item["description"] = runbook.description
+        if runbook.params:
+            params = CommentedMap()
+            for param, line in runbook.params.items():
+                params[param] = CommentedMap(
+                    [("required", True), ("description", f"placeholder <{param}> in the source")]
+                )
+                params.yaml_add_eol_comment(_origin(draft, line), param)
+            item["params"] = params
+        steps = CommentedSeq()
+        for index, step in enumerate(runbook.steps):
+            steps.append(_step(step))
+            steps.yaml_add_eol_comment(_origin(draft, step.line), index)
+        item["steps"] = steps
+        runbooks[name] = item
+        runbooks.yaml_add_eol_comment(_origin(draft, runbook.line), name)
+    doc["runbooks"] = runbooks
+    if draft.operations:
+        ops = CommentedMap()
+        for category, entries in draft.operations.items():
+            seq = CommentedSeq()
+            for index, (line, entry) in enumerate(entries):
+                seq.append(entry)
+                seq.yaml_add_eol_comment(_origin(draft, line), index)
+            ops[category] = seq
+        doc["x-operations"] = ops
+    return doc
+
+
+def _step(step: StepDraft) -> CommentedMap:
+    item = CommentedMap()
+    item["id"] = step.id
+    if step.name and step.name != step.id:
+        item["name"] = step.name
+    if step.dir:
+        item["dir"] = step.dir
+    if step.env:
+        item["env"] = CommentedMap(step.env)
+    if isinstance(step.value, str):
+        item[step.kind] = _text(step.value)
+    else:
+        item[step.kind] = CommentedSeq(step.value)
+    return item
+
+
+def dump(doc: CommentedMap) -> str:
+    yaml = YAML(typ="rt")
+    yaml.width = 4096  # long commands stay on one line
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    buffer = io.StringIO()
+    yaml.dump(doc, buffer)
+    return buffer.getvalue()
+
+
+def emit(draft: Draft, output_name: str = "opsbook.yaml") -> tuple[str, LoadedSpec]:
+    """YAML text for the draft, validated; raises SpecError if opsbook would reject it."""
+    header = f"# Imported from {draft.file} by `opsbook import`; review before use.\n"
+    text = header + dump(to_map(draft))
+    return text, validate_text(text, output_name)

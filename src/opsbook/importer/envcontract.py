@@ -1,0 +1,166 @@
+"""Env-var tables, env-var bullet lists and ``$VAR`` references → the ``env`` contract."""
+
+from __future__ import annotations
+
+import re
+
+from opsbook.importer.draft import Draft, EnvEntry
+from opsbook.importer.markdown import Inline, ListBlock, Table
+
+ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+_SECRET_WORDS = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|SERVICE_ROLE|DSN|CREDENTIALS?)")
+_CREDENTIAL_URL = re.compile(
+    r"(DATABASE|DB|POSTGRES|PG|REDIS|MONGO|MYSQL|AMQP|RABBITMQ|KAFKA)\w*_(URL|URI|DSN)$"
+)
+_PUBLIC = ("NEXT_PUBLIC_", "VITE_", "PUBLIC_", "REACT_APP_", "EXPO_PUBLIC_", "NUXT_PUBLIC_")
+_URL_WITH_PASSWORD = re.compile(r"://[^/@\s:]+:[^/@\s]+@")
+_REF = re.compile(r"\$\{?([A-Z][A-Z0-9_]*)\}?")
+_SHELL_SPECIAL = {"HOME", "PATH", "PWD", "USER", "SHELL", "OLDPWD", "IFS", "RANDOM", "HOSTNAME"}
+
+_NAME_HEADERS = ("variable", "name", "key", "env", "environment variable", "var")
+_YES = ("✅", "✔", "yes", "y", "true", "required", "mandatory", "x")
+_NO = ("⛔", "❌", "no", "n", "false", "optional", "⚠", "not required", "-", "–", "—", "")
+_NO_DEFAULT = ("", "-", "–", "—", "empty", "none", "n/a", "(none)", "null")
+
+
+def is_secret(name: str, example: str | None = None) -> bool:
+    """Whether a variable's value must be masked, judged from its name (and an example value).
+
+    >>> is_secret("SUPABASE_SERVICE_ROLE_KEY"), is_secret("NEXT_PUBLIC_SUPABASE_ANON_KEY")
+    (True, False)
+    """
+    if name.startswith(_PUBLIC):
+        return False
+    if _SECRET_WORDS.search(name) or _CREDENTIAL_URL.search(name):
+        return True
+    return bool(example and _URL_WITH_PASSWORD.search(example))
+
+
+def env_names(inline: Inline) -> list[str]:
+    """The variable names spelled as code spans in a piece of text."""
+    return [code for code in inline.codes if ENV_NAME.match(code)]
+
+
+def _column(header: list[str], names: tuple[str, ...]) -> int | None:
+    for index, title in enumerate(header):
+        if title.strip().lower().strip("*` ") in names:
+            return index
+    return None
+
+
+def is_env_table(table: Table) -> bool:
+    """A table with a Variable/Name/Key column whose cells are mostly variable names."""
+    column = _column(table.header, _NAME_HEADERS)
+    if column is None:
+        return False
+    names = [row[column] for row in table.rows if column < len(row)]
+    hits = sum(1 for cell in names if _cell_name(cell))
+    return hits > 0 and hits * 2 >= len(names)
+
+
+def _cell_name(cell: Inline) -> str | None:
+    text = cell.codes[0] if cell.codes else cell.text.strip()
+    return text if ENV_NAME.match(text) or re.fullmatch(r"[A-Z][A-Z0-9_]+", text) else None
+
+
+def _flag(text: str) -> bool | None:
+    value = text.strip().lower().replace("\ufe0f", "")
+    if any(value.startswith(y) for y in ("✅", "✔")) or value in _YES:
+        return True
+    if any(value.startswith(n) for n in ("⛔", "❌", "⚠")) or value in _NO:
+        return False
+    return None
+
+
+def table_env(table: Table, draft: Draft) -> int:
+    """Add an env table's rows to the contract; returns how many variables it held."""
+    header = table.header
+    name_col = _column(header, _NAME_HEADERS)
+    required_col = _column(header, ("required", "required?", "req", "mandatory"))
+    default_col = _column(header, ("default", "default value", "defaults"))
+    description_col = _column(header, ("description", "purpose", "notes", "meaning"))
+    service_col = _column(header, ("service", "provider", "tool", "component"))
+    count = 0
+    for row, line in zip(table.rows, table.row_lines, strict=True):
+
+        def cell(index: int | None, row: list[Inline] = row) -> Inline | None:
+            return row[index] if index is not None and index < len(row) else None
+
+        name_cell = cell(name_col)
+        name = _cell_name(name_cell) if name_cell else None
+        if name is None:
+            draft.skip(line, " | ".join(c.text for c in row), "env table row without a name")
+            continue
+        required_cell = cell(required_col)
+        flag = _flag(required_cell.text) if required_cell else None
+        if required_cell is not None and flag is None:
+            draft.skip(line, required_cell.text, f"unclear Required value for {name}; left false")
+        default_cell = cell(default_col)
+        default = None
+        if default_cell is not None:
+            raw = default_cell.codes[0] if default_cell.codes else default_cell.text.strip()
+            default = None if raw.lower() in _NO_DEFAULT else raw
+        description = cell(description_col)
+        service = cell(service_col)
+        draft.add_env(
+            EnvEntry(
+                name,
+                line,
+                required=bool(flag),
+                default=default,
+                secret=is_secret(name, default),
+                description=description.text.replace("`", "") if description else None,
+                service=service.text if service and service.text else None,
+            )
+        )
+        count += 1
+    return count
+
+
+def is_env_list(block: ListBlock) -> bool:
+    """A bullet list whose items mostly start with a backticked variable name."""
+    starts = [
+        item for item in block.items if item.inline.text.startswith("`") and env_names(item.inline)
+    ]
+    return bool(starts) and len(starts) * 2 > len(block.items)
+
+
+def list_env(block: ListBlock, draft: Draft, description: str | None = None) -> int:
+    """Add the variables of an env bullet list; ``(optional)`` marks one not required."""
+    count = 0
+    for item in block.items:
+        names = env_names(item.inline)
+        if not names:
+            continue
+        optional = "optional" in item.inline.prose.lower()
+        for name in names:
+            draft.add_env(
+                EnvEntry(
+                    name,
+                    item.line,
+                    required=not optional,
+                    secret=is_secret(name),
+                    description=description,
+                )
+            )
+            count += 1
+    return count
+
+
+def references(command: str, assigned: set[str]) -> list[str]:
+    """``$NAME`` / ``${NAME}`` references in a shell command that the shell does not set itself."""
+    found: list[str] = []
+    for match in _REF.finditer(command):
+        name = match.group(1)
+        if name in assigned or name in _SHELL_SPECIAL or name in found:
+            continue
+        found.append(name)
+    return found
+
+
+def reference_env(command: str, line: int, assigned: set[str], draft: Draft, where: str) -> None:
+    """Declare each variable a command reads (not required: only some runbooks need it)."""
+    for name in references(command, assigned):
+        draft.add_env(
+            EnvEntry(name, line, secret=is_secret(name), description=f"read by {where}")
+        )

@@ -1,0 +1,317 @@
+"""Headings → runbooks: walks the section tree and routes every block to a stage.
+
+Each top-level section (the headings under the document title) that yields a step becomes a
+runbook named after its heading. A "Issue: …" heading (or one under "Common issues") becomes its
+own runbook, diagnosis first and the fix behind a gate; a rollback heading inside another
+section becomes its own runbook too. Sections about monitoring, alerts, SLOs, severities,
+escalation, contacts or incidents feed ``x-operations`` instead of steps (their code blocks and
+checklists still become steps). Prose that maps to nothing goes to the import report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from opsbook.importer import envcontract, gates, operations
+from opsbook.importer.checks import add_check
+from opsbook.importer.draft import Draft, RunbookDraft, StepDraft, slug, unique
+from opsbook.importer.fences import SQL_INFO, Context, fence_steps, looks_like_shell
+from opsbook.importer.markdown import Block, Fence, Item, ListBlock, Paragraph, Section, Table
+from opsbook.importer.placeholders import escape
+
+_ISSUE = re.compile(r"^(issue|problem|symptom)\s*[:—–-]\s*", re.I)
+_ISSUES_PARENT = re.compile(r"common issues|troubleshoot|known issues|faq", re.I)
+_ROLLBACK = re.compile(r"roll\s?-?back", re.I)
+_DATA = re.compile(
+    r"monitor|alert|observab|objective|\bslos?\b|\bsli\b|severit|escalat|contact|dashboard|"
+    r"logging|incident|on-?call responsib|responsibilit|cross-link|resources|table of contents|"
+    r"hooks|baseline|decision matrix|service objectives|key metrics|staging environment|"
+    r"production environment|follow-up",
+    re.I,
+)
+_PROCEDURE = re.compile(r"checklist|pre-?flight|prerequisite|verification|handoff", re.I)
+_READ_ONLY = re.compile(
+    r"^(check|verify|list|inspect|review|view|look|monitor|describe|get|show|confirm|query)\b",
+    re.I,
+)
+_INFO_LABEL = re.compile(r"option|automatic|events|example|note", re.I)
+_HUMAN_ITEM = re.compile(r"\bmanual(ly)?\b|\bconfirm the following\b", re.I)
+
+
+@dataclass
+class _Walk:
+    """State while walking one runbook's sections."""
+
+    runbook: RunbookDraft
+    titles: list[str]
+    context: Context = field(default_factory=Context)
+    label: str | None = None
+    fix_at: int | None = None
+    """For an issue runbook: index of the first fix step."""
+
+
+def build(root: Section, draft: Draft) -> None:
+    """Fill draft from the document tree."""
+    top = root
+    while len(top.sections) == 1 and not _has_steps(top.blocks):
+        for block in top.blocks:
+            if isinstance(block, Paragraph):
+                draft.skip(block.line, block.inline.text, "introduction prose")
+        if top.level == 1 or (top is root and top.sections[0].level == 1):
+            draft.project = slug(top.sections[0].title, fallback="project")
+        top = top.sections[0]
+    for block in top.blocks:
+        _blocks_outside(block, draft, top.title)
+    for section in top.sections:
+        _runbook(section, draft, [section.title])
+
+
+def _has_steps(blocks: list[Block]) -> bool:
+    return any(isinstance(b, Fence | ListBlock) for b in blocks)
+
+
+def _blocks_outside(block: Block, draft: Draft, title: str) -> None:
+    if isinstance(block, Paragraph):
+        draft.skip(block.line, block.inline.text, "prose outside any section")
+    elif isinstance(block, Table):
+        _table(block, draft, [title])
+    elif isinstance(block, Fence):
+        draft.skip(block.line, block.content[:80], "code block outside any section")
+    elif isinstance(block, ListBlock):
+        operations.list_entries(block, draft, operations.category(title))
+
+
+def _runbook(section: Section, draft: Draft, titles: list[str], kind: str = "") -> None:
+    name = unique(slug(section.title, fallback="runbook"), set(draft.runbooks))
+    runbook = RunbookDraft(name, section.line)
+    walk = _Walk(runbook, titles)
+    _section(section, draft, walk, top=True, issue=kind == "issue")
+    if kind == "issue":
+        _fix_gate(walk, section.title)
+    if runbook.steps:
+        _ids(runbook)
+        draft.runbooks[name] = runbook
+
+
+def _section(section: Section, draft: Draft, walk: _Walk, *, top: bool, issue: bool) -> None:
+    saved_dir = walk.context.dir
+    walk.label = None
+    for index, block in enumerate(section.blocks):
+        following = section.blocks[index + 1] if index + 1 < len(section.blocks) else None
+        _block(block, following, draft, walk, issue=issue)
+    for child in section.sections:
+        is_issue = bool(_ISSUE.match(child.title)) or bool(_ISSUES_PARENT.search(section.title))
+        if is_issue and not issue:
+            _runbook(child, draft, [child.title, *walk.titles], kind="issue")
+        elif _ROLLBACK.search(child.title) and not any(_ROLLBACK.search(t) for t in walk.titles):
+            _runbook(child, draft, [child.title, *walk.titles])
+        else:
+            walk.titles.insert(0, child.title)
+            walk.context.dir = saved_dir
+            walk.context.env = {}
+            _section(child, draft, walk, top=False, issue=issue)
+            walk.titles.pop(0)
+    if top and walk.runbook.description is None:
+        intro = next((b for b in section.blocks if isinstance(b, Paragraph)), None)
+        if intro is not None and intro.inline.bold != intro.inline.text:
+            walk.runbook.description = escape(intro.inline.text.replace("`", ""))[:300]
+
+
+def _is_data(titles: list[str]) -> bool:
+    if _PROCEDURE.search(titles[0]):
+        return False
+    return any(_DATA.search(t) for t in titles[:2])
+
+
+def _block(
+    block: Block, following: Block | None, draft: Draft, walk: _Walk, *, issue: bool
+) -> None:
+    runbook = walk.runbook
+    data = _is_data(walk.titles)
+    where = operations.category(*walk.titles)
+    if isinstance(block, Paragraph):
+        inline = block.inline
+        if inline.bold and inline.text.rstrip(":").strip() == inline.bold.rstrip(":").strip():
+            label = inline.bold.rstrip(":").strip()
+            if operations.severity(
+                block, following if isinstance(following, ListBlock) else None, draft
+            ):
+                walk.label = "severity"
+                return
+            walk.label = label
+            if issue and re.match(r"fix|resolution|remed|mitigat", label, re.I):
+                walk.fix_at = len(runbook.steps) if walk.fix_at is None else walk.fix_at
+            return
+        steps = [] if data else gates.item_steps([Item(block.line, inline)], runbook, draft)
+        if steps and steps[0].kind != "gate":
+            runbook.steps += steps
+            return
+        walk.label = inline.text if inline.text.endswith(":") else None
+        if walk.label is None:
+            draft.skip(block.line, inline.text, "prose")
+        return
+    if isinstance(block, Table):
+        _table(block, draft, walk.titles)
+        return
+    if isinstance(block, Fence):
+        _fence(block, draft, walk, where)
+        return
+    if isinstance(block, ListBlock):
+        _list(block, draft, walk, data=data, where=where, issue=issue)
+
+
+def _table(block: Table, draft: Draft, titles: list[str]) -> None:
+    if envcontract.is_env_table(block):
+        envcontract.table_env(block, draft)
+    else:
+        operations.table(block, draft, operations.category(*titles))
+
+
+def _fence(block: Fence, draft: Draft, walk: _Walk, where: str) -> None:
+    label = walk.label
+    if block.info in ("json", "yaml", "yml"):
+        data = operations.data_fence(block, draft, where, draft.file)
+        if label and "expected" in label.lower() and isinstance(data, dict):
+            _expect(walk.runbook, draft, data)
+        return
+    if looks_like_shell(block) or block.info in SQL_INFO:
+        lead = label.rstrip(":") if label else None
+        walk.runbook.steps += fence_steps(block, walk.runbook, draft, walk.context, lead)
+        return
+    draft.skip(block.line, block.content.splitlines()[0] if block.content else "", "code block "
+               f"in language {block.info or 'unknown'!r} is not shell or SQL")
+
+
+def _expect(runbook: RunbookDraft, draft: Draft, data: dict[str, object]) -> None:
+    """"Expected Response" JSON after a health check: expect its ``status`` field."""
+    last = next((s for s in reversed(runbook.steps) if s.kind == "check"), None)
+    status = data.get("status")
+    if last is None or not isinstance(status, str | int | bool):
+        return
+    names = [last.value] if isinstance(last.value, str) else list(last.value)
+    for name in names:
+        check = draft.checks[name]
+        new = type(check)(
+            "", check.line, check.http, check.method, dict(check.headers),
+            {**check.expect, "json": {"status": status}}, check.description,
+        )  # fmt: skip
+        renamed = add_check(draft, new, name + "-ok")
+        last.value = renamed if isinstance(last.value, str) else [renamed]
+
+
+def _list(
+    block: ListBlock, draft: Draft, walk: _Walk, *, data: bool, where: str, issue: bool
+) -> None:
+    label = (walk.label or "").lower()
+    if envcontract.is_env_list(block):
+        envcontract.list_env(block, draft, description=walk.label)
+        return
+    if operations.is_migration_list(block):
+        operations.migrations(block, draft)
+        return
+    if walk.label == "severity":
+        walk.label = None
+        return
+    tasks = any(item.task is not None for item in block.items)
+    if tasks:
+        steps = gates.item_steps(block.items, walk.runbook, draft)
+        for step in steps:
+            if step.kind == "gate" and step.name is None:
+                step.name = escape(walk.titles[0])
+        walk.runbook.steps += steps
+        return
+    if data or (label and _INFO_LABEL.search(label)):
+        operations.list_entries(block, draft, where)
+        return
+    if label.startswith("symptom"):
+        text = "; ".join(i.inline.text.replace("`", "") for i in block.items)
+        walk.runbook.description = escape(f"Symptoms: {text}")[:300]
+        return
+    _procedure(block.items, draft, walk, issue=issue)
+
+
+def _procedure(items: list[Item], draft: Draft, walk: _Walk, *, issue: bool) -> None:
+    """Numbered/bulleted procedure items: runs, checks and gates, recursing into sub-lists."""
+    runbook = walk.runbook
+    plain: list[Item] = []
+
+    def flush() -> None:
+        runbook.steps.extend(gates.item_steps(plain, runbook, draft))
+        plain.clear()
+
+    for item in items:
+        sublists = [b for b in item.children if isinstance(b, ListBlock)]
+        fences = [b for b in item.children if isinstance(b, Fence)]
+        if not item.children:
+            plain.append(item)
+            continue
+        flush()
+        text = gates.item_text(item)
+        bold_title = item.inline.bold is not None and text.rstrip(":") == item.inline.bold.rstrip(":")
+        if sublists and _HUMAN_ITEM.search(text):
+            for sub in sublists:
+                if envcontract.is_env_list(sub):
+                    envcontract.list_env(sub, draft, description=text)
+            entries = [gates.item_text(i) for s in sublists for i in s.items]
+            value = [escape(e) for e in entries if e] or escape(text)
+            runbook.steps.append(StepDraft("gate", value, item.line, name=escape(text)[:120]))
+            continue
+        if text and not bold_title and not text.endswith(":") and not fences:
+            plain.append(item)
+            flush()
+        lead = text.rstrip(":") if text else None
+        for child in item.children:
+            if isinstance(child, Fence):
+                _fence_with_lead(child, draft, walk, lead)
+                lead = None
+            elif isinstance(child, ListBlock):
+                if envcontract.is_env_list(child):
+                    envcontract.list_env(child, draft, description=text)
+                else:
+                    _procedure(child.items, draft, walk, issue=issue)
+            elif isinstance(child, Paragraph):
+                draft.skip(child.line, child.inline.text, "prose inside a list item")
+    flush()
+
+
+def _fence_with_lead(block: Fence, draft: Draft, walk: _Walk, lead: str | None) -> None:
+    saved = walk.label
+    walk.label = lead
+    _fence(block, draft, walk, operations.category(*walk.titles))
+    walk.label = saved
+
+
+def _fix_gate(walk: _Walk, title: str) -> None:
+    """Put the fix of an issue runbook behind a gate: diagnosis runs, a person decides."""
+    steps = walk.runbook.steps
+    at = walk.fix_at
+    if at is None:
+        at = next(
+            (
+                n
+                for n, s in enumerate(steps)
+                if s.kind == "run" and not _READ_ONLY.match(s.name or "")
+            ),
+            None,
+        )
+    if at is None or at >= len(steps) or steps[at].kind == "gate":
+        return
+    issue = _ISSUE.sub("", title)
+    gate = StepDraft("gate", escape(f"Diagnosis confirms the issue: {issue}; apply the fix"),
+                     steps[at].line, name="Apply the fix")
+    steps.insert(at, gate)
+
+
+def _ids(runbook: RunbookDraft) -> None:
+    taken: set[str] = set()
+    for step in runbook.steps:
+        if step.name:
+            base = slug(step.name, limit=40)
+        elif isinstance(step.value, str):
+            base = slug(step.value.splitlines()[0] if step.value else step.kind, limit=40)
+        else:
+            base = step.kind
+        if step.kind == "check" and not step.name:
+            base = "check-" + base
+        step.id = unique(base if base != "step" else step.kind, taken)
