@@ -372,3 +372,36 @@ def test_the_readme_by_hand_block_runs(shop: Path, port: int) -> None:
     assert '{"version": "2"}' in result.stdout
     assert "rolling back from 2 to 1" in result.stdout
     assert "current: 1, running" in result.stdout
+
+
+def test_a_misspelt_param_in_an_expected_value_is_caught(tmp_path: Path) -> None:
+    # The version check compares /version with ${{ params.version }}: the template in expect
+    # must be validated like the one in http.
+    text = (EXAMPLE / "opsbook.yaml").read_text()
+    expected = 'json: {version: "${{ params.version }}"}'
+    assert text.count(expected) == 1
+    text = text.replace(expected, expected.replace("params.version", "params.versoin"))
+    (tmp_path / "opsbook.yaml").write_text(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "versoin" in row)
+
+    result = run_cli("validate", "-f", "opsbook.yaml", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"opsbook.yaml:{line}: checks.version.expect.json.version: "
+        "undefined parameter 'params.versoin'; did you mean 'version'?"
+    )
+
+
+def test_the_readme_opsbook_commands_run() -> None:
+    readme = (EXAMPLE / "README.md").read_text()
+    block = readme.split("## With opsbook", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    commands = block.strip().splitlines()
+    assert len(commands) == 3
+    for command in commands:
+        args = command.split()
+        assert args[0] == "opsbook"
+        result = run_cli(*args[1:], cwd=REPO)
+        assert result.returncode == 0, f"{command}: {result.stderr}"
+        if "--json" in args:
+            assert json.loads(result.stdout)["gates"] == ["preflight"]

@@ -62,6 +62,14 @@ def semantic_problems(loaded: LoadedSpec) -> list[Problem]:
         strings += [(("checks", name, "headers", k), v) for k, v in check.headers.items()]
         if check.body:
             strings.append((("checks", name, "body"), check.body))
+        # Expected values may be templates too (json: {version: "${{ params.version }}"}).
+        expect = check.expect
+        if expect.contains:
+            strings.append((("checks", name, "expect", "contains"), expect.contains))
+        for sub, value in _leaf_strings(expect.json_ or {}):
+            strings.append((("checks", name, "expect", "json", *sub), value))
+        for sub, value in _leaf_strings(expect.jmespath or {}):
+            strings.append((("checks", name, "expect", "jmespath", *sub), value))
         for loc, text in strings:
             for message in _template_problems(text, spec, scope):
                 add(loc, message)
@@ -85,6 +93,18 @@ def semantic_problems(loaded: LoadedSpec) -> list[Problem]:
             for loc, msg in _runbook_problems(spec, rb_name, runbook)
         )
     return problems
+
+
+def _leaf_strings(value: object, key: tuple[str | int, ...] = ()) -> Iterator[tuple[Loc, str]]:
+    """Every string inside nested dicts and lists, with its location below ``value``."""
+    if isinstance(value, str):
+        yield key, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaf_strings(v, (*key, str(k)))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaf_strings(v, (*key, i))
 
 
 def _path(loc: Loc) -> str:
