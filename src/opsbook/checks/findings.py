@@ -40,7 +40,8 @@ class Finding:
         return f"{self.file}:{self.line}" if self.line else self.file
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """Always severity, code, variable (or null) and message; location and fix when known."""
+        return {k: v for k, v in asdict(self).items() if v is not None or k == "variable"}
 
 
 @dataclass

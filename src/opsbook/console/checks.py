@@ -54,12 +54,12 @@ def _env(report: EnvReport) -> None:
     out.print(f"check env: environment {escape(report.environment)} ({escape(source)})")
     table = _table("variable", "status", "source", "secret")
     for var in report.variables:
-        secret = ""
+        kind = ""
         if var.secret:
-            secret = "secret"
+            kind = "secret"
             if var.length is not None:
-                secret += f", {var.length} chars, fp {var.fingerprint}"
-        table.add_row(var.name, _status(var.status), var.source or "", secret)
+                kind += f", {var.length} chars, fp {var.fingerprint}"
+        table.add_row(var.name, _status(var.status), var.source or "", kind)
     out.print(table)
 
 
