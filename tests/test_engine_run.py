@@ -167,7 +167,7 @@ runbooks:
       - id: encoded
         run: >-
           printf %s "$API_TOKEN" | base64;
-          python3 -c 'import os, urllib.parse as u; print(u.quote(os.environ["API_TOKEN"], safe=""))'
+          python3 -c "import os, urllib.parse as u; print(u.quote(os.environ['API_TOKEN'], ''))"
       - id: templated
         run: echo "${{ env.API_TOKEN }}"; exit 1
 """
