@@ -59,11 +59,9 @@ SQUAWK_EXCLUDED = (
     "require-concurrent-index-creation",
     "renaming-column",
     "renaming-table",
-    "syntax-error",
     # Style preferences rather than dangers; too noisy for a release gate.
     "prefer-bigint-over-int",
     "prefer-bigint-over-smallint",
-    "prefer-big-int",
     "prefer-identity",
     "prefer-text-field",
     "prefer-timestamptz",
@@ -339,13 +337,15 @@ def _squawk(paths: list[Path], names: dict[str, str]) -> tuple[str | None, list[
             [binary, "--version"], capture_output=True, text=True, timeout=30, check=False
         ).stdout.split()[-1]
         proc = subprocess.run(
-            [binary, "--reporter", "json", "--exclude", ",".join(SQUAWK_EXCLUDED)]
+            [binary, "--reporter", "json", "--exclude=" + ",".join(SQUAWK_EXCLUDED)]
             + [str(p) for p in paths],
             capture_output=True,
             text=True,
             timeout=120,
             check=False,
         )
+        if proc.returncode not in (0, 1):  # 1 means findings; anything else is squawk failing
+            return None, []
         items = json.loads(proc.stdout or "[]")
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None, []  # a broken squawk must not hide opsbook's own findings
