@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from db_support import DB_FIXTURES
 
+from db_support import DB_FIXTURES
 from opsbook.db.files import detect_naming, discover
 from opsbook.errors import UsageError
 

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from db_support import DB_FIXTURES
 
 from conftest import run_cli
+from db_support import DB_FIXTURES
 from opsbook.db.lint import lint_files, lint_sql
 
 LINT = DB_FIXTURES / "lint"
