@@ -19,6 +19,7 @@ def slug(text: str, limit: int = 48, fallback: str = "step") -> str:
     >>> slug("3. Deploy Edge Functions (Production)")
     'deploy-edge-functions-production'
     """
+    text = re.sub(r"^\s*\d+[a-z]?[.)]?\s+", "", text)  # "3a. Cutover" → "cutover"
     words = _SLUG.sub("-", text.lower()).strip("-")
     words = re.sub(r"^[0-9-]+", "", words)
     if len(words) > limit:

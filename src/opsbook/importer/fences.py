@@ -27,6 +27,8 @@ _CD = re.compile(r"^cd\s+([^\s;&|$`]+)\s*(?:&&\s*(.+))?$", re.S)
 _EXPORT = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(\S*)$")
 _NOTE = re.compile(r"^(or\b|example|e\.g\.|note\b|for example|for minor|long-term|requires\b|see\b)",
                    re.I)
+_SECRET_ASSIGN = re.compile(r"\b([A-Z][A-Z0-9_]*)=<[A-Za-z][\w-]*>")
+_SHELL_WORDS = ("curl", "psql", "supabase", "npm", "pnpm", "npx", "node", "gcloud", "kubectl")
 _COMMAND_START = re.compile(r"^[\w./$\"'(\[{-]")
 
 
@@ -96,6 +98,7 @@ def _group_steps(
             continue
         assigned |= set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)=", text))
         assigned |= set(re.findall(r"\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b", text))
+        text = _secret_values(text, command.line, draft, runbook.name)
         refs: list[str] = []
         check = curl_check(text, command.line, draft, runbook.params, refs)
         if check is not None:
@@ -133,6 +136,22 @@ def _group_steps(
     return steps
 
 
+def _secret_values(text: str, line: int, draft: Draft, where: str) -> str:
+    """``OPENAI_API_KEY=<prod-key>`` → ``OPENAI_API_KEY=$OPENAI_API_KEY``: a secret comes from
+    the environment's env file (masked), never from a ``-p`` param typed on a command line."""
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if not envcontract.is_secret(name):
+            return match.group(0)
+        draft.add_env(
+            envcontract.EnvEntry(name, line, secret=True, description=f"set by {where}")
+        )
+        return f"{name}=${name}"
+
+    return _SECRET_ASSIGN.sub(one, text)
+
+
 def _join(current: str | None, target: str) -> str:
     if target.startswith(("/", "~")) or current is None:
         return posixpath.normpath(target)
@@ -161,6 +180,12 @@ def _sql_steps(
         if not sql:
             if name:
                 draft.skip(line, name, "SQL comment without a statement")
+            continue
+        if sql[0].split(maxsplit=1)[0] in _SHELL_WORDS:
+            # A shell command pasted into a SQL block (it happens): run it as shell.
+            text = substitute("\n".join(sql), runbook.params, line)
+            envcontract.reference_env(text, line, set(), draft, runbook.name)
+            steps.append(StepDraft("run", text, line, name=name))
             continue
         draft.add_env(
             envcontract.EnvEntry(

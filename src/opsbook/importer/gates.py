@@ -55,7 +55,14 @@ def command_of(inline: Inline) -> str | None:
         return None
     if re.search(r"\bor\b", prose):
         return None  # alternatives: a person chooses
-    return commands[0] if _LEAD_OK.search(before) else None
+    return commands[0] if simple_lead(before) and _LEAD_OK.search(before) else None
+
+
+def simple_lead(before: str) -> bool:
+    """Whether the words before a command are one short instruction ("Execute via"), not a
+    sentence listing several actions (commas, dashes) that a person has to carry out."""
+    last = re.split(r"(?<=[.!?])\s+", before.strip())[-1] if before.strip() else ""
+    return len(last.split()) <= 8 and not re.search(r"[,;—–]", last)
 
 
 def item_text(item: Item) -> str:

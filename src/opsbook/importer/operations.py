@@ -14,6 +14,7 @@ from opsbook.importer.draft import Draft
 from opsbook.importer.markdown import Fence, Inline, Item, ListBlock, Paragraph, Table
 
 _CATEGORIES = (
+    (r"observab", "monitoring"),
     (r"alert", "alerts"),
     (r"\bslos?\b|\bsli\b|objective", "slos"),
     (r"severit|decision matrix", "severities"),

@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 
 from opsbook.importer import envcontract, gates, operations
-from opsbook.importer.checks import add_check
 from opsbook.importer.draft import Draft, RunbookDraft, StepDraft, slug, unique
 from opsbook.importer.fences import SQL_INFO, Context, fence_steps, looks_like_shell
 from opsbook.importer.markdown import Block, Fence, Item, ListBlock, Paragraph, Section, Table
@@ -26,11 +25,11 @@ _ROLLBACK = re.compile(r"roll\s?-?back", re.I)
 _DATA = re.compile(
     r"monitor|alert|observab|objective|\bslos?\b|\bsli\b|severit|escalat|contact|dashboard|"
     r"logging|incident|on-?call responsib|responsibilit|cross-link|resources|table of contents|"
-    r"hooks|baseline|decision matrix|service objectives|key metrics|staging environment|"
+    r"\bhooks\b|baseline|decision matrix|service objectives|key metrics|staging environment|"
     r"production environment|follow-up",
     re.I,
 )
-_PROCEDURE = re.compile(r"checklist|pre-?flight|prerequisite|verification|handoff", re.I)
+_PROCEDURE = re.compile(r"roll\s?-?back|^issue\b|checklist|pre-?flight|prerequisite|verification|handoff", re.I)
 _READ_ONLY = re.compile(
     r"^(check|verify|list|inspect|review|view|look|monitor|describe|get|show|confirm|query)\b",
     re.I,
@@ -140,7 +139,7 @@ def _block(
                 walk.label = "severity"
                 return
             walk.label = label
-            if issue and re.match(r"fix|resolution|remed|mitigat", label, re.I):
+            if issue and re.match(r"fix|remed|mitigat|workaround", label, re.I):
                 walk.fix_at = len(runbook.steps) if walk.fix_at is None else walk.fix_at
             return
         steps = [] if data else gates.item_steps([Item(block.line, inline)], runbook, draft)
@@ -191,13 +190,7 @@ def _expect(runbook: RunbookDraft, draft: Draft, data: dict[str, object]) -> Non
         return
     names = [last.value] if isinstance(last.value, str) else list(last.value)
     for name in names:
-        check = draft.checks[name]
-        new = type(check)(
-            "", check.line, check.http, check.method, dict(check.headers),
-            {**check.expect, "json": {"status": status}}, check.description,
-        )  # fmt: skip
-        renamed = add_check(draft, new, name + "-ok")
-        last.value = renamed if isinstance(last.value, str) else [renamed]
+        draft.checks[name].expect["json"] = {"status": status}
 
 
 def _list(
@@ -220,6 +213,9 @@ def _list(
             if step.kind == "gate" and step.name is None:
                 step.name = escape(walk.titles[0])
         walk.runbook.steps += steps
+        return
+    if "alert" in label:
+        operations.list_entries(block, draft, "alerts")
         return
     if data or (label and _INFO_LABEL.search(label)):
         operations.list_entries(block, draft, where)
@@ -249,6 +245,10 @@ def _procedure(items: list[Item], draft: Draft, walk: _Walk, *, issue: bool) -> 
         flush()
         text = gates.item_text(item)
         bold_title = item.inline.bold is not None and text.rstrip(":") == item.inline.bold.rstrip(":")
+        if sublists and re.search(r"contact|escalation", text, re.I):
+            for sub in sublists:
+                operations.list_entries(sub, draft, "contacts")
+            continue
         if sublists and _HUMAN_ITEM.search(text):
             for sub in sublists:
                 if envcontract.is_env_list(sub):
@@ -311,7 +311,7 @@ def _ids(runbook: RunbookDraft) -> None:
         elif isinstance(step.value, str):
             base = slug(step.value.splitlines()[0] if step.value else step.kind, limit=40)
         else:
-            base = step.kind
+            base = slug(step.value[0], limit=40) if step.value else step.kind
         if step.kind == "check" and not step.name:
             base = "check-" + base
         step.id = unique(base if base != "step" else step.kind, taken)

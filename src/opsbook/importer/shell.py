@@ -34,7 +34,8 @@ class Group:
 
     @property
     def name(self) -> str | None:
-        text = " ".join(self.comments).strip()
+        kept = [c for c in self.comments if not re.match(r"(example|e\.g\.)\b", c, re.I)]
+        text = " ".join(kept or self.comments).strip()
         text = re.sub(r"^\d+[.)]\s*", "", text)
         return text or None
 
