@@ -4,7 +4,8 @@ Each side is an environment name from opsbook.yaml or a path to a dotenv file. E
 are resolved *without* the process environment: the shell running the diff belongs to neither
 side, and letting it fill both would make every variable it holds look identical (and every
 such secret look shared). Values are compared by HMAC (:mod:`opsbook.checks.fingerprint`) and
-never reported; secrets show a fingerprint so a stale one can be recognised.
+never reported; secrets show a fingerprint so a stale one can be recognised. Browser-exposed
+variables are public by definition and never count as secrets here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 from opsbook.checks.findings import Report
 from opsbook.checks.fingerprint import Fingerprinter, for_project
+from opsbook.checks.public import is_browser_exposed
 from opsbook.environ import read_env_file, resolve
 from opsbook.errors import UsageError
 from opsbook.spec.loader import LoadedSpec
@@ -100,7 +102,8 @@ def compare(a: Side, b: Side, fingerprint: Fingerprinter) -> EnvDiffReport:
     """The diff of two loaded sides."""
     report = EnvDiffReport("env-diff", a=a.label, b=b.label)
     for name in sorted({*a.values, *b.values}):
-        secret = name in a.secret_names or name in b.secret_names
+        # A browser-exposed value ships to every visitor: the same one everywhere is normal.
+        secret = (name in a.secret_names or name in b.secret_names) and not is_browser_exposed(name)
         va, vb = a.values.get(name), b.values.get(name)
         category: Category
         if vb is None:
