@@ -309,6 +309,20 @@ def test_rollback_without_a_previous_release_fails_clearly(deployed: Path, port:
     assert sh(deployed, "deploy.sh", "../../x", SHOP_PORT=str(port)).returncode == 2
 
 
+def test_rolling_back_the_first_deploy_stops_it(deployed: Path, port: int) -> None:
+    env = {"SHOP_PORT": str(port)}
+    assert sh(deployed, "deploy.sh", "1", **env).returncode == 0
+    assert get(port, "/version") == (200, {"version": "1"})
+
+    result = sh(deployed, "deploy.sh", "previous", **env)
+
+    assert result.returncode == 0, result.stderr
+    assert "rolled back 1, the first release" in result.stdout
+    with pytest.raises(OSError):
+        get(port, "/health")
+    assert "current: none, not running" in sh(deployed, "status.sh", **env).stdout
+
+
 def test_a_deploy_that_never_gets_healthy_fails_within_its_bound(deployed: Path, port: int) -> None:
     # A foreign listener holds the port: the new server cannot bind and exits.
     with socket.socket() as blocker:

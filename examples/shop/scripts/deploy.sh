@@ -2,7 +2,8 @@
 # deploy.sh VERSION   prepare .state/releases/VERSION from app/, stop the running server, start
 #                     VERSION on 127.0.0.1:$SHOP_PORT, and keep the version it replaced in
 #                     .state/previous for rollback.
-# deploy.sh previous  roll back: start the kept previous release again (its code as deployed).
+# deploy.sh previous  roll back: start the kept previous release again (its code as deployed);
+#                     after the very first deploy, stop it (before it, nothing ran).
 #
 # Waits (bounded by SHOP_DEPLOY_TIMEOUT seconds, default 15) until /health answers with the new
 # version; if it never does, the new server is stopped, the old one restarted, and the exit code
@@ -54,6 +55,13 @@ PY
 
 if [[ "$target" == previous ]]; then
   target="$(cat "$STATE/previous" 2>/dev/null || true)"
+  if [[ -z "$target" && -n "$current" ]]; then
+    # The first deploy has nothing before it: rolling it back means nothing runs, as before.
+    "$SHOP_HOME/scripts/stop.sh"
+    rm -f "$STATE/current"
+    echo "deploy: rolled back $current, the first release; no version runs now"
+    exit 0
+  fi
   if [[ -z "$target" || ! -d "$releases/$target" ]]; then
     echo "deploy: no previous release recorded in $STATE/previous; nothing to roll back to" >&2
     exit 1
