@@ -10,6 +10,7 @@ from __future__ import annotations
 import opsbook.cli.check_cmds  # noqa: F401  (registers `opsbook check ...`)
 from opsbook.cli import audit_cmds, spec_cmds  # noqa: F401  (registers commands)
 from opsbook.cli import db_cmds  # noqa: F401  (registers commands)
+from opsbook.cli import import_cmds  # noqa: F401  (registers import, init)
 from opsbook.cli import run_cmds  # noqa: F401  (registers run, approve, resume, abort, ...)
 from opsbook.cli.app import app
 

@@ -46,6 +46,9 @@ class EnvEntry:
     secret: bool = False
     description: str | None = None
     service: str | None = None
+    example: str | None = None
+    file: str | None = None
+    """Source file when it is not the draft's (``opsbook init`` reads several)."""
 
 
 @dataclass
@@ -69,6 +72,9 @@ class StepDraft:
     dir: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     id: str = ""
+    condition: str | None = None
+    irreversible: bool = False
+    file: str | None = None
 
 
 @dataclass

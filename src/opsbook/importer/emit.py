@@ -21,8 +21,10 @@ ENVIRONMENTS = ("staging", "production")
 _PRINTABLE = re.compile(r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u2028\u2029]*$")
 
 
-def _origin(draft: Draft, line: int) -> str:
-    return f"from {draft.file}:{line}"
+def _origin(draft: Draft, line: int, file: str | None = None) -> str:
+    if line == 0:
+        return "added by opsbook: confirm or remove"
+    return f"from {file or draft.file}:{line}"
 
 
 def _text(value: str) -> Any:
@@ -61,8 +63,10 @@ def to_map(draft: Draft) -> CommentedMap:
                 item["description"] = entry.description
             if entry.service:
                 item["service"] = entry.service
+            if entry.example:
+                item["example"] = entry.example
             contract[name] = item
-            contract.yaml_add_eol_comment(_origin(draft, entry.line), name)
+            contract.yaml_add_eol_comment(_origin(draft, entry.line, entry.file), name)
         doc["env"] = contract
     if draft.checks:
         checks = CommentedMap()
@@ -96,7 +100,7 @@ def to_map(draft: Draft) -> CommentedMap:
         steps = CommentedSeq()
         for index, step in enumerate(runbook.steps):
             steps.append(_step(step))
-            steps.yaml_add_eol_comment(_origin(draft, step.line), index)
+            steps.yaml_add_eol_comment(_origin(draft, step.line, step.file), index)
         item["steps"] = steps
         runbooks[name] = item
         runbooks.yaml_add_eol_comment(_origin(draft, runbook.line), name)
@@ -118,6 +122,8 @@ def _step(step: StepDraft) -> CommentedMap:
     item["id"] = step.id
     if step.name and step.name != step.id:
         item["name"] = step.name
+    if step.condition:
+        item["if"] = step.condition
     if step.dir:
         item["dir"] = step.dir
     if step.env:
@@ -126,6 +132,8 @@ def _step(step: StepDraft) -> CommentedMap:
         item[step.kind] = _text(step.value)
     else:
         item[step.kind] = CommentedSeq(step.value)
+    if step.irreversible:
+        item["irreversible"] = True
     return item
 
 
@@ -138,8 +146,11 @@ def dump(doc: CommentedMap) -> str:
     return buffer.getvalue()
 
 
-def emit(draft: Draft, output_name: str = "opsbook.yaml") -> tuple[str, LoadedSpec]:
+def emit(
+    draft: Draft, output_name: str = "opsbook.yaml", header: str | None = None
+) -> tuple[str, LoadedSpec]:
     """YAML text for the draft, validated; raises SpecError if opsbook would reject it."""
-    header = f"# Imported from {draft.file} by `opsbook import`; review before use.\n"
+    if header is None:
+        header = f"# Imported from {draft.file} by `opsbook import`; review before use.\n"
     text = header + dump(to_map(draft))
     return text, validate_text(text, output_name)

@@ -1,0 +1,53 @@
+"""``opsbook import RUNBOOK.md`` and ``opsbook init [DIR]``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from opsbook.cli.app import app
+
+Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
+
+
+@app.command("import")
+def import_runbook(
+    runbook: Annotated[Path, typer.Argument(help="The Markdown runbook to import.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the opsbook.yaml.")
+    ] = Path("opsbook.yaml"),
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Also write the import report (Markdown) here."),
+    ] = None,
+    force: Force = False,
+) -> None:
+    """Turn a Markdown runbook into a validated opsbook.yaml; what maps to nothing is reported."""
+    from opsbook.console.importer import show_import
+    from opsbook.importer import import_file, write_output
+
+    result = import_file(runbook, output.name)
+    write_output(output, result.text, force=force)
+    if report is not None:
+        write_output(report, result.report, force=force)
+    show_import(result, output, report)
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="The project directory (default: here).")
+    ] = Path("."),
+    force: Force = False,
+) -> None:
+    """Write a starter opsbook.yaml detected from package.json, migrations, .env.example, ..."""
+    from opsbook.console.importer import show_init
+    from opsbook.importer import write_output
+    from opsbook.importer.init import init_project
+
+    result = init_project(directory)
+    target = directory / "opsbook.yaml"
+    write_output(target, result.text, force=force)
+    show_init(result, target)

@@ -1,0 +1,37 @@
+"""Showing what `opsbook import` and `opsbook init` wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.markup import escape
+
+from opsbook.console import out
+from opsbook.importer import ImportResult
+from opsbook.importer.init import InitResult
+
+
+def show_import(result: ImportResult, output: Path, report: Path | None) -> None:
+    counts = result.counts
+    out.print(
+        f"[green]✓[/green] wrote {escape(str(output))}: {counts.runbooks} runbooks,"
+        f" {counts.run_steps} run / {counts.check_steps} check / {counts.gate_steps} gate steps"
+        f" ({counts.gate_items} gate items), {counts.checks} checks, {counts.env} variables,"
+        f" {counts.params} params"
+    )
+    if counts.operations:
+        kept = ", ".join(f"{k} {v}" for k, v in counts.operations.items())
+        out.print(f"kept under x-operations: {escape(kept)}")
+    unmapped = len(result.draft.unmapped)
+    where = f"listed in {escape(str(report))}" if report else "pass --report FILE to list them"
+    out.print(f"{unmapped} source lines not mapped ({where})")
+    for name, runbook in result.draft.runbooks.items():
+        params = " ".join(f"-p {p}=…" for p in runbook.params)
+        out.print(f"  opsbook plan {escape(name)} -e staging {escape(params)}".rstrip())
+
+
+def show_init(result: InitResult, target: Path) -> None:
+    out.print(f"[green]✓[/green] wrote {escape(str(target))}")
+    for line in result.detected:
+        out.print(f"  detected {escape(line)}")
+    out.print("  next: opsbook plan release -e staging")
