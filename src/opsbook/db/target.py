@@ -47,7 +47,7 @@ def database_config(spec: Spec, file: str | None = None) -> Database:
     """The spec's ``database:`` section, or a UsageError saying how to add one."""
     if spec.database is None:
         raise UsageError(
-            "opsbook.yaml has no database: section",
+            "no database: section",
             file=file,
             hint="add `database: {url: ${{ env.DATABASE_URL }}, migrations: supabase/migrations}`",
         )
