@@ -119,3 +119,22 @@ def test_cli_plan_text_and_missing_param_exit_2(project: Path) -> None:
     assert missing.returncode == 2
     assert "missing required param(s): version" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_read_only_run_steps_do_not_count_as_changes(tmp_path: Path) -> None:
+    (tmp_path / "opsbook.yaml").write_text(
+        "version: 1\nproject: p\nenvironments: {local: {}}\nrunbooks:\n"
+        "  diag:\n    steps:\n"
+        "      - {id: q, run: psql -c 'select 1', read_only: true}\n"
+        "      - {id: w, wait: 1s}\n"
+        "  fix:\n    steps:\n"
+        "      - {id: q, run: psql -c 'select 1', read_only: true}\n"
+        "      - {id: kill, run: psql -c 'select pg_terminate_backend(1)'}\n"
+    )
+    loaded = load_spec(tmp_path / "opsbook.yaml")
+    diag = make_plan(loaded, "diag", "local", {})
+    assert diag.locks_environment is False
+    assert diag.step("q").changes_things is False
+    fix = make_plan(loaded, "fix", "local", {})
+    assert fix.locks_environment is True
+    assert fix.step("kill").changes_things is True

@@ -177,11 +177,16 @@ def waves(runbook: Runbook) -> list[list[str]]:
     return out
 
 
+def changes_things(step: Step) -> bool:
+    """Whether a step changes things: its kind does and it is not marked ``read_only``."""
+    return get_kind(step.kind).changes_things and not step.read_only
+
+
 def locks_environment(loaded: LoadedSpec, runbook: Runbook) -> bool:
     """Whether runs of this runbook hold the environment (one at a time)."""
     if runbook.lock is not None:
         return runbook.lock
-    return any(get_kind(s.kind).changes_things for s in runbook.steps)
+    return any(changes_things(s) for s in runbook.steps)
 
 
 def make_plan(
@@ -224,7 +229,7 @@ def make_plan(
                 wave=wave_of[step.id],
                 needs=deps[step.id],
                 action=kind.describe(step.config, render),
-                changes_things=kind.changes_things,
+                changes_things=changes_things(step),
                 rollback=render(step.rollback) if step.rollback else None,
                 irreversible=kind.is_irreversible(step.config, step, loaded.root, loaded.spec),
                 gate=[

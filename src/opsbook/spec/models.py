@@ -130,6 +130,7 @@ COMMON_STEP_FIELDS = (
     "irreversible",
     "idempotent",
     "continue_on_error",
+    "read_only",
     "description",
 )
 
@@ -156,6 +157,8 @@ class Step(BaseModel):
     irreversible: bool = False
     idempotent: bool = False
     continue_on_error: bool = False
+    read_only: bool = False
+    """A ``run`` step that changes nothing (lint, tests, diagnostics): not counted as a change."""
 
     _kind: str = PrivateAttr(default="")
     _config: Any = PrivateAttr(default=None)
