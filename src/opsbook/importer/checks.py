@@ -39,7 +39,8 @@ def curl_check(
     Only a plain GET/HEAD of a URL whose last path segment is health-like qualifies;
     anything that posts data or loops stays a ``run`` step.
     """
-    if "\n" in command.strip() or any(c in command for c in (";", "|", "&", ">", "$(", "`")):
+    bare = PLACEHOLDER.sub("x", command)
+    if "\n" in bare.strip() or any(c in bare for c in (";", "|", "&", ">", "<", "$(", "`")):
         return None
     try:
         words = shlex.split(command, comments=True)
@@ -95,12 +96,8 @@ def curl_check(
 def add_check(draft: Draft, check: CheckDraft, label: str) -> str:
     """Register a check, reusing an identical one; returns its name."""
     for name, known in draft.checks.items():
-        if (known.http, known.method, known.headers, known.expect) == (
-            check.http,
-            check.method,
-            check.headers,
-            check.expect,
-        ):
+        # The same probe twice is one check (the first mention may carry an expected body).
+        if (known.http, known.method, known.headers) == (check.http, check.method, check.headers):
             return name
     base = slug(PLACEHOLDER.sub(lambda m: m.group(1), re.sub(r"^https?://", "", label)))
     base = base if base != "step" else "health"

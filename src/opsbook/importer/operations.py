@@ -138,8 +138,9 @@ def severity(paragraph: Paragraph, following: ListBlock | None, draft: Draft) ->
     return True
 
 
-def data_fence(fence: Fence, draft: Draft, where: str, file: str) -> Any:
-    """A YAML or JSON block: alert rules go to alerts, anything else under its section."""
+def data_fence(fence: Fence, draft: Draft, where: str, file: str, *, keep: bool = True) -> Any:
+    """A YAML or JSON block: alert rules go to alerts, anything else under its section
+    (unless ``keep`` is False: the caller used the data, e.g. as a check's expected body)."""
     from opsbook.spec.loader import parse_yaml  # YAML is read in spec/ only
 
     try:
@@ -157,7 +158,7 @@ def data_fence(fence: Fence, draft: Draft, where: str, file: str) -> Any:
         if rest:
             draft.operation(where, fence.first_line, rest)
         return data
-    if data is not None:
+    if data is not None and keep:
         draft.operation(where, fence.first_line, data)
     return data
 

@@ -170,8 +170,11 @@ def _table(block: Table, draft: Draft, titles: list[str]) -> None:
 def _fence(block: Fence, draft: Draft, walk: _Walk, where: str) -> None:
     label = walk.label
     if block.info in ("json", "yaml", "yml"):
-        data = operations.data_fence(block, draft, where, draft.file)
-        if label and "expected" in label.lower() and isinstance(data, dict):
+        expected = bool(label and "expected" in label.lower()) and any(
+            s.kind == "check" for s in walk.runbook.steps
+        )
+        data = operations.data_fence(block, draft, where, draft.file, keep=not expected)
+        if expected and isinstance(data, dict):
             _expect(walk.runbook, draft, data)
         return
     if looks_like_shell(block) or block.info in SQL_INFO:
