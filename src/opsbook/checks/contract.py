@@ -86,7 +86,11 @@ def check_env(
         decl = contract.get(name)
         status = _status(report, eff, name, decl)
         value = eff.values.get(name)
-        secret = name in eff.secret_names
+        # A browser-exposed value is public once deployed; it is shown as secret only when the
+        # contract says so (which is itself an error, public_secret).
+        secret = name in eff.secret_names and (
+            not is_browser_exposed(name) or bool(decl and decl.secret)
+        )
         shown = secret and bool(value)
         report.variables.append(
             VariableStatus(
