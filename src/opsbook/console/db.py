@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.markup import escape
 from rich.table import Table
 
@@ -60,24 +62,35 @@ def show_lint(report: LintReport) -> None:
     out.print(f"{len(report.files)} files, {len(report.findings)} findings ({squawk})")
 
 
+def _shown(path: str) -> str:
+    """A path relative to the working directory when inside it (shorter, same file)."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
 def show_migrate(result: MigrateResult) -> None:
+    """The summary after the per-file progress lines (which :func:`progress` printed live)."""
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
-    if result.snapshot:
-        out.print(f"snapshot: {escape(result.snapshot)}")
     if result.irreversible:
         out.print("[bold red]irreversible:[/bold red] " + escape(", ".join(result.irreversible)))
-    verb = "would apply" if result.dry_run else "applied"
-    for a in result.applied:
-        note = "" if a.transactional else " (outside a transaction)"
-        out.print(f"{verb} {escape(a.filename)} in {a.duration_ms} ms{note}")
     for name in result.skipped:
-        out.print(f"[yellow]not tried by the dry run[/yellow] {escape(name)}")
+        out.print(f"[yellow]not tried by the dry run:[/yellow] {escape(name)}")
     if not result.pending:
         out.print("up to date: nothing to apply")
-    else:
-        tail = " (dry run: rolled back)" if result.dry_run else ""
-        out.print(f"{len(result.applied)} of {len(result.pending)} pending {verb}{tail}")
+        return
+    if result.dry_run:
+        out.print(
+            f"{len(result.applied)} of {len(result.pending)} pending would apply (rolled back)"
+        )
+        return
+    outside = [a.filename for a in result.applied if not a.transactional]
+    note = f" ({len(outside)} outside a transaction)" if outside else ""
+    out.print(f"{len(result.applied)} of {len(result.pending)} pending applied{note}")
+    if result.snapshot:
+        out.print(f"snapshot: {escape(_shown(result.snapshot))}")
 
 
 def show_rls(report: RlsReport) -> None:
