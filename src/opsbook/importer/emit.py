@@ -98,9 +98,10 @@ def to_map(draft: Draft) -> CommentedMap:
                 params.yaml_add_eol_comment(_origin(draft, line), param)
             item["params"] = params
         steps = CommentedSeq()
-        for index, step in enumerate(runbook.steps):
-            steps.append(_step(step))
-            steps.yaml_add_eol_comment(_origin(draft, step.line, step.file), index)
+        for step in runbook.steps:
+            mapped = _step(step)
+            mapped.yaml_add_eol_comment(_origin(draft, step.line, step.file), "id")
+            steps.append(mapped)
         item["steps"] = steps
         runbooks[name] = item
         runbooks.yaml_add_eol_comment(_origin(draft, runbook.line), name)
@@ -110,8 +111,16 @@ def to_map(draft: Draft) -> CommentedMap:
         for category, entries in draft.operations.items():
             seq = CommentedSeq()
             for index, (line, entry) in enumerate(entries):
-                seq.append(entry)
-                seq.yaml_add_eol_comment(_origin(draft, line), index)
+                if isinstance(entry, dict) and entry and not isinstance(
+                    next(iter(entry.values())), dict | list
+                ):
+                    # On the first key's line: "- name: x  # from FILE:LINE".
+                    mapped = CommentedMap(entry)
+                    mapped.yaml_add_eol_comment(_origin(draft, line), next(iter(entry)))
+                    seq.append(mapped)
+                else:
+                    seq.append(entry)
+                    seq.yaml_add_eol_comment(_origin(draft, line), index)
             ops[category] = seq
         doc["x-operations"] = ops
     return doc

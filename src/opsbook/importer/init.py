@@ -94,7 +94,7 @@ def detect(root: Path) -> tuple[Draft, list[str]]:
         raise UsageError(f"{root} is not a directory", hint="pass the project's directory")
     draft = Draft(file=".", project=slug(root.resolve().name, fallback="project"))
     found: list[str] = []
-    release = RunbookDraft("release", 1, description="Check, build and ship a release")
+    release = RunbookDraft("release", 0, description="Check, build and ship a release")
     steps = release.steps
     env_file = root / ".env.example"
     if env_file.is_file():

@@ -53,7 +53,7 @@ class _Walk:
 def build(root: Section, draft: Draft) -> None:
     """Fill draft from the document tree."""
     top = root
-    while len(top.sections) == 1 and not _has_steps(top.blocks):
+    while len(top.sections) == 1 and top.sections[0].sections and not _has_steps(top.blocks):
         for block in top.blocks:
             if isinstance(block, Paragraph):
                 draft.skip(block.line, block.inline.text, "introduction prose")
