@@ -24,6 +24,8 @@ _PRINTABLE = re.compile(r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u2028\u2029]*$")
 def _origin(draft: Draft, line: int, file: str | None = None) -> str:
     if line == 0:
         return "added by opsbook: confirm or remove"
+    if file and file.endswith("/"):
+        return f"from {file} (a directory)"
     return f"from {file or draft.file}:{line}"
 
 
@@ -93,7 +95,7 @@ def to_map(draft: Draft) -> CommentedMap:
             params = CommentedMap()
             for param, line in runbook.params.items():
                 params[param] = CommentedMap(
-                    [("required", True), ("description", f"placeholder <{param}> in the source")]
+                    [("required", True), ("description", f"a placeholder in the source; -p {param}=VALUE")]
                 )
                 params.yaml_add_eol_comment(_origin(draft, line), param)
             item["params"] = params
