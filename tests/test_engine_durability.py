@@ -1,0 +1,236 @@
+"""Crashes, takeovers and locks: SIGKILL at random points then resume, one run per environment,
+two workers never executing the same step, abort, resolve, and fencing of a stale executor."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from engine_support import cli, crash, only_run, popen, project, rows, runs, step_status
+from opsbook.store import schema
+
+STEPS = 8
+CRASHY = "version: 1\nproject: crashy\nenvironments: {local: {}}\nrunbooks:\n  release:\n"
+CRASHY += "    steps:\n" + "".join(
+    f"      - {{id: s{i}, run: 'sleep 0.05; echo s{i} >> side.txt'}}\n" for i in range(STEPS)
+)
+CRASHY += "      - {id: soak, wait: 200ms}\n      - {id: last, run: echo last >> side.txt}\n"
+EXPECTED = [f"s{i}" for i in range(STEPS)] + ["last"]
+
+
+def _finish(root: Path, url: str, name: str) -> str:
+    """Resume (resolving interrupted steps as a careful human would) until the run is done."""
+    found = [r for r in runs(url) if r.project == name]
+    if not found:  # killed before the run was created: nothing ran, start it again
+        assert not (root / "side.txt").exists()
+        done = cli(root, url, "run", "release", "--env", "local")
+        assert done.returncode == 0, done.stdout + done.stderr
+        return "fresh"
+    run_id = found[0].id
+    for _ in range(200):  # bounded: the lease is 1s, each pass takes a fraction of that
+        (run,) = [r for r in runs(url) if r.id == run_id]
+        if run.status == "succeeded":
+            return "resumed"
+        if run.status == "needs_attention":
+            side = (root / "side.txt").read_text().split() if (root / "side.txt").exists() else []
+            for sid, status in step_status(url, run_id).items():
+                if status == "interrupted":
+                    # The human looks at the side effect to decide.
+                    action = "--mark-done" if sid in side else "--rerun"
+                    done = cli(root, url, "resolve", run_id, sid, action)
+                    assert done.returncode == 0, done.stderr
+            continue
+        done = cli(root, url, "resume", run_id)
+        if done.returncode != 0 and "is being executed by" in done.stderr:
+            time.sleep(0.2)  # the dead process's lease has not expired yet
+            continue
+        assert done.returncode in (0, 1), done.stdout + done.stderr
+    raise AssertionError("the run did not finish")
+
+
+@pytest.mark.store
+def test_sigkill_at_random_points_then_resume_never_repeats_a_side_effect(
+    tmp_path: Path, store_url: str
+) -> None:
+    rng = random.Random(20261122)
+    how = []
+    for trial in range(10):
+        name = f"crashy{trial}"  # one project per trial: trials sharing a PostgreSQL store
+        root = project(tmp_path / name, CRASHY.replace("project: crashy", f"project: {name}"))
+        proc = popen(root, store_url, "run", "release", "--env", "local")
+        time.sleep(rng.uniform(0.2, 1.4))  # a random point in the run, not an assertion
+        crash(proc)
+        how.append(_finish(root, store_url, name))
+        assert (root / "side.txt").read_text().split() == EXPECTED, f"trial {trial}"
+        (run,) = [r for r in runs(store_url) if r.project == name]
+        assert set(step_status(store_url, run.id).values()) == {"succeeded"}
+    assert "resumed" in how  # at least some kills landed mid-run
+
+
+LOCKED = """\
+version: 1
+project: shop
+environments: {local: {}}
+runbooks:
+  release:
+    steps:
+      - id: hold
+        run: i=0; while [ ! -f go ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
+        timeout: 60s
+"""
+
+
+@pytest.mark.store
+def test_two_concurrent_runs_one_proceeds_the_other_exits_4(tmp_path: Path, store_url: str) -> None:
+    root = project(tmp_path, LOCKED)
+    first = popen(root, store_url, "run", "release", "--env", "local", OPSBOOK_OPERATOR="ana")
+    second = popen(root, store_url, "run", "release", "--env", "local", OPSBOOK_OPERATOR="bob")
+    procs = {"ana": first, "bob": second}
+    loser = None
+    while loser is None:  # the loser exits at once; the winner waits for `go`
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                loser = name
+        time.sleep(0.05)
+    (root / "go").write_text("")
+    winner = "bob" if loser == "ana" else "ana"
+    _, err = procs[loser].communicate()
+    out, werr = procs[winner].communicate()
+    assert procs[loser].returncode == 4, err
+    assert procs[winner].returncode == 0, out + werr
+    holder = [r for r in runs(store_url) if r.operator == winner]
+    assert len(runs(store_url)) == 1 and holder
+    assert f"held by run {holder[0].id}" in err
+    assert f"started by {winner} since" in err
+
+
+GATED = """\
+version: 1
+project: w
+environments: {local: {}}
+runbooks:
+  job:
+    lock: false
+    steps:
+      - {id: ask, gate: go on}
+""" + "".join(
+    f"      - {{id: w{i}, run: 'echo $OPSBOOK_RUN_ID $OPSBOOK_STEP_ID >> ../side.txt'}}\n"
+    for i in range(5)
+)
+
+
+def _two_workers_never_execute_the_same_step(tmp_path: Path, url: str) -> None:
+    root = project(tmp_path / "p", GATED)
+    ids = []
+    for _ in range(6):
+        assert cli(root, url, "run", "job", "--env", "local").returncode == 3
+    for run in runs(url):
+        ids.append(run.id)
+        assert cli(root, url, "approve", run.id, "ask").returncode == 0
+    workers = [popen(root, url, "worker", "--once", "--poll", "0.1") for _ in range(2)]
+    for w in workers:
+        out, err = w.communicate(timeout=120)
+        assert w.returncode == 0, out + err
+    lines = (tmp_path / "side.txt").read_text().splitlines()
+    assert sorted(lines) == sorted(f"{rid} w{i}" for rid in ids for i in range(5))
+    assert {r.status for r in runs(url)} == {"succeeded"}
+    owners = {a.owner.split(":")[1] for a in rows(url, schema.attempts)}
+    assert owners  # attempts record which process executed them
+
+
+@pytest.mark.store
+def test_two_workers_never_execute_the_same_step(tmp_path: Path, store_url: str) -> None:
+    _two_workers_never_execute_the_same_step(tmp_path, store_url)
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgresql_never_execute_the_same_step(
+    tmp_path: Path, fresh_pg_url: str
+) -> None:
+    _two_workers_never_execute_the_same_step(tmp_path, fresh_pg_url)
+
+
+UNSAFE = """\
+version: 1
+project: u
+environments: {local: {}}
+runbooks:
+  release:
+    steps:
+      - {id: check, run: 'true'}
+      - id: deploy
+        run: echo deploy >> side.txt; touch started; sleep 30
+        rollback: echo undo >> side.txt
+      - {id: after, run: echo after >> side.txt}
+"""
+
+
+@pytest.mark.store
+def test_an_interrupted_unsafe_step_needs_a_human_then_resolve_decides(
+    tmp_path: Path, store_url: str
+) -> None:
+    root = project(tmp_path, UNSAFE)
+    proc = popen(root, store_url, "run", "release", "--env", "local")
+    while not (root / "started").exists():
+        time.sleep(0.02)
+    crash(proc)
+    run = only_run(store_url)
+    while True:
+        done = cli(root, store_url, "resume", run.id)
+        if "is being executed by" not in done.stderr:
+            break
+        time.sleep(0.2)
+    assert done.returncode == 1
+    assert "needs_attention" in done.stderr and "opsbook resolve" in done.stderr
+    assert step_status(store_url, run.id)["deploy"] == "interrupted"
+    again = cli(root, store_url, "resume", run.id)
+    assert again.returncode == 2 and "decide first" in again.stderr
+    assert cli(root, store_url, "resolve", run.id, "deploy", "--mark-done").returncode == 0
+    final = cli(root, store_url, "resume", run.id)
+    assert final.returncode == 0, final.stdout + final.stderr
+    assert (root / "side.txt").read_text().split() == ["deploy", "after"]
+
+
+@pytest.mark.store
+def test_abort_rolls_back_a_paused_run(tmp_path: Path, store_url: str) -> None:
+    root = project(
+        tmp_path,
+        UNSAFE.replace("touch started; sleep 30", "true").replace(
+            "- {id: after,", "- {id: gate, gate: ok?}\n      - {id: after,"
+        ),
+    )
+    assert cli(root, store_url, "run", "release", "--env", "local").returncode == 3
+    run = only_run(store_url)
+    done = cli(root, store_url, "abort", run.id)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (root / "side.txt").read_text().split() == ["deploy", "undo"]
+    run = only_run(store_url)
+    assert run.status == "aborted" and run.lock_key is None
+
+
+@pytest.mark.store
+def test_a_stale_executor_cannot_write_after_a_takeover(tmp_path: Path, store_url: str) -> None:
+    """Fencing: once another owner holds the lease, the old owner's checkpoint is refused."""
+    from opsbook.errors import LeaseLost
+    from opsbook.store import open_store
+    from opsbook.store import runs as q
+
+    root = project(tmp_path, LOCKED)
+    (root / "go").write_text("")
+    assert cli(root, store_url, "run", "release", "--env", "local").returncode == 0
+    run = only_run(store_url)
+    store = open_store(store_url)
+    try:
+        with store.begin() as conn:
+            q.set_run(conn, run.id, status="running", lease_owner="old", lease_expires_at=0.0)
+        with store.begin() as conn:
+            assert q.acquire_lease(conn, run.id, "new", time.time(), 30)
+        with pytest.raises(LeaseLost), store.begin() as conn:
+            q.fence(conn, run.id, "old", time.time())
+        with store.begin() as conn:
+            assert not q.acquire_lease(conn, run.id, "third", time.time(), 30)
+    finally:
+        store.close()
