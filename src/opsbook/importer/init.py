@@ -113,6 +113,8 @@ def detect(root: Path) -> tuple[Draft, list[str]]:
     package_path = root / "package.json"
     if package_path.is_file():
         package, text = _read_package(package_path)
+        if isinstance(package.get("name"), str):
+            draft.project = slug(str(package["name"]).split("/")[-1], fallback=draft.project)
         scripts = package.get("scripts")
         manager = _package_manager(root, package)
         found.append(f"package.json with {manager}")
