@@ -67,7 +67,7 @@ def test_init_writes_a_release_runbook_that_plans(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "detected package.json with pnpm" in result.stdout
     text = (tmp_path / "opsbook.yaml").read_text()
-    assert '- id: lint  # from package.json:' in text
+    assert "- id: lint  # from package.json:" in text
     plan = run_cli("plan", "release", "-e", "production", "--json", cwd=tmp_path)
     assert plan.returncode == 0, plan.stderr
     steps = {s["id"]: s for s in json.loads(plan.stdout)["steps"]}

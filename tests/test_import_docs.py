@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_cli
 from markdown_it import MarkdownIt
+
+from conftest import REPO, run_cli
 
 DOC = REPO / "docs" / "import.md"
 

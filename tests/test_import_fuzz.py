@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO, SEEDS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import REPO, SEEDS
 from opsbook.errors import OpsbookError
 from opsbook.importer import import_text
 from opsbook.plan import make_plan
@@ -76,7 +76,10 @@ def _markdown_files() -> list[Path]:
         for path in sorted(root.rglob("*")):
             if path.suffix not in (".md", ".txt") or not path.is_file():
                 continue
-            if any(part.startswith(".") or part in ("node_modules", "build") for part in path.parts[len(root.parts):]):
+            if any(
+                part.startswith(".") or part in ("node_modules", "build")
+                for part in path.parts[len(root.parts) :]
+            ):
                 continue
             if path.suffix == ".txt" and root is REPO:
                 continue

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import SEEDS
 
+from conftest import SEEDS
 from opsbook.importer import ImportResult, import_file
 from opsbook.plan import make_plan
 

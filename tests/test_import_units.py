@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 
+from conftest import FIXTURES
 from opsbook.errors import UsageError
 from opsbook.importer import import_file, import_text
 from opsbook.importer.envcontract import is_secret
@@ -67,7 +67,10 @@ def test_url_with_credentials_is_secret_by_its_value() -> None:
 
 
 def test_env_bullet_list_with_optional() -> None:
-    text = "# R\n\n## Deploy\n\n**Environment Variables:**\n- `API_KEY`\n- `REDIS_URL` (optional)\n\n1. `make deploy`\n"
+    text = (
+        "# R\n\n## Deploy\n\n**Environment Variables:**\n"
+        "- `API_KEY`\n- `REDIS_URL` (optional)\n\n1. `make deploy`\n"
+    )
     env = import_text(text, "R.md").loaded.spec.env
     assert env["API_KEY"].required and env["API_KEY"].secret
     assert not env["REDIS_URL"].required
@@ -106,7 +109,9 @@ def test_cd_and_export_carry_over_within_a_section() -> None:
 
 
 def test_placeholders_become_required_params_and_plan() -> None:
-    text = "# R\n\n## Deploy\n\n```bash\n# Link\nsupabase link --project-ref <prod-project-ref>\n```\n"
+    text = (
+        "# R\n\n## Deploy\n\n```bash\n# Link\nsupabase link --project-ref <prod-project-ref>\n```\n"
+    )
     result = import_text(text, "R.md")
     runbook = result.loaded.spec.runbooks["deploy"]
     assert runbook.params["prod_project_ref"].required
@@ -115,7 +120,10 @@ def test_placeholders_become_required_params_and_plan() -> None:
 
 
 def test_env_references_join_the_contract() -> None:
-    text = '# R\n\n## Kill\n\n```bash\ncurl -X POST https://x.test/k -H "Authorization: Bearer $ADMIN_TOKEN"\n```\n'
+    text = (
+        "# R\n\n## Kill\n\n```bash\n"
+        'curl -X POST https://x.test/k -H "Authorization: Bearer $ADMIN_TOKEN"\n```\n'
+    )
     env = import_text(text, "R.md").loaded.spec.env
     assert env["ADMIN_TOKEN"].secret and not env["ADMIN_TOKEN"].required
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from opsbook.errors import SpecError, UsageError
 from opsbook.importer import emit, markdown, report, runbooks
 from opsbook.importer.draft import Draft
+from opsbook.importer.report import Counts
 from opsbook.spec.loader import LoadedSpec
 
 __all__ = ["ImportResult", "import_file", "import_text", "write_output"]
@@ -31,7 +32,7 @@ class ImportResult:
     report: str
 
     @property
-    def counts(self) -> report.Counts:
+    def counts(self) -> Counts:
         return report.count(self.draft)
 
 
@@ -61,7 +62,9 @@ def import_file(path: Path, output: str = "opsbook.yaml") -> ImportResult:
     try:
         source = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file", hint="pass the path of a Markdown runbook") from None
+        raise UsageError(
+            f"{path}: no such file", hint="pass the path of a Markdown runbook"
+        ) from None
     except IsADirectoryError:
         raise UsageError(f"{path} is a directory", hint="pass a Markdown file") from None
     except OSError as err:

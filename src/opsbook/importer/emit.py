@@ -95,7 +95,10 @@ def to_map(draft: Draft) -> CommentedMap:
             params = CommentedMap()
             for param, line in runbook.params.items():
                 params[param] = CommentedMap(
-                    [("required", True), ("description", f"a placeholder in the source; -p {param}=VALUE")]
+                    [
+                        ("required", True),
+                        ("description", f"a placeholder in the source; -p {param}=VALUE"),
+                    ]
                 )
                 params.yaml_add_eol_comment(_origin(draft, line), param)
             item["params"] = params
@@ -113,8 +116,10 @@ def to_map(draft: Draft) -> CommentedMap:
         for category, entries in draft.operations.items():
             seq = CommentedSeq()
             for index, (line, entry) in enumerate(entries):
-                if isinstance(entry, dict) and entry and not isinstance(
-                    next(iter(entry.values())), dict | list
+                if (
+                    isinstance(entry, dict)
+                    and entry
+                    and not isinstance(next(iter(entry.values())), dict | list)
                 ):
                     # On the first key's line: "- name: x  # from FILE:LINE".
                     mapped = CommentedMap(entry)

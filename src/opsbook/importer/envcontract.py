@@ -161,6 +161,4 @@ def references(command: str, assigned: set[str]) -> list[str]:
 def reference_env(command: str, line: int, assigned: set[str], draft: Draft, where: str) -> None:
     """Declare each variable a command reads (not required: only some runbooks need it)."""
     for name in references(command, assigned):
-        draft.add_env(
-            EnvEntry(name, line, secret=is_secret(name), description=f"read by {where}")
-        )
+        draft.add_env(EnvEntry(name, line, secret=is_secret(name), description=f"read by {where}"))

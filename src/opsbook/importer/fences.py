@@ -9,6 +9,7 @@ to do something ("Verify!", "Edit .env.local") becomes a gate.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import re
 import shlex
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 from opsbook.importer import envcontract
 from opsbook.importer.checks import curl_check
-from opsbook.importer.draft import Draft, RunbookDraft, StepDraft
+from opsbook.importer.draft import Draft, EnvEntry, RunbookDraft, StepDraft
 from opsbook.importer.markdown import Fence
 from opsbook.importer.placeholders import substitute
 from opsbook.importer.shell import Command, Group, split
@@ -25,8 +26,9 @@ SHELL_INFO = ("bash", "sh", "shell", "zsh", "console", "shell-session", "")
 SQL_INFO = ("sql", "psql", "postgresql", "pgsql")
 _CD = re.compile(r"^cd\s+([^\s;&|$`]+)\s*(?:&&\s*(.+))?$", re.S)
 _EXPORT = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(\S*)$")
-_NOTE = re.compile(r"^(or\b|example|e\.g\.|note\b|for example|for minor|long-term|requires\b|see\b)",
-                   re.I)
+_NOTE = re.compile(
+    r"^(or\b|example|e\.g\.|note\b|for example|for minor|long-term|requires\b|see\b)", re.I
+)
 _SECRET_ASSIGN = re.compile(r"\b([A-Z][A-Z0-9_]*)=<[A-Za-z][\w-]*>")
 _SHELL_WORDS = ("curl", "psql", "supabase", "npm", "pnpm", "npx", "node", "gcloud", "kubectl")
 _COMMAND_START = re.compile(r"^[\w./$\"'(\[{-]")
@@ -48,8 +50,10 @@ def looks_like_shell(fence: Fence) -> bool:
         return False
     lines = [x.strip() for x in fence.content.splitlines() if x.strip()]
     code = [x for x in lines if not x.startswith("#")]
-    return bool(code) and all(_COMMAND_START.match(x) for x in code) and not (
-        code[0].startswith(("{", "["))
+    return (
+        bool(code)
+        and all(_COMMAND_START.match(x) for x in code)
+        and not (code[0].startswith(("{", "[")))
     )
 
 
@@ -90,10 +94,8 @@ def _group_steps(
         export = _EXPORT.match(text)
         if export:
             key, value = export.group(1), export.group(2)
-            try:
+            with contextlib.suppress(ValueError):  # an odd quote: keep the value as written
                 value = " ".join(shlex.split(value)) if value else ""
-            except ValueError:
-                pass
             context.env[key] = substitute(value, runbook.params, command.line)
             continue
         assigned |= set(re.findall(r"\b([A-Za-z_][A-Za-z0-9_]*)=", text))
@@ -144,9 +146,7 @@ def _secret_values(text: str, line: int, draft: Draft, where: str) -> str:
         name = match.group(1)
         if not envcontract.is_secret(name):
             return match.group(0)
-        draft.add_env(
-            envcontract.EnvEntry(name, line, secret=True, description=f"set by {where}")
-        )
+        draft.add_env(EnvEntry(name, line, secret=True, description=f"set by {where}"))
         return f"{name}=${name}"
 
     return _SECRET_ASSIGN.sub(one, text)
@@ -188,9 +188,7 @@ def _sql_steps(
             steps.append(StepDraft("run", text, line, name=name))
             continue
         draft.add_env(
-            envcontract.EnvEntry(
-                "DATABASE_URL", line, secret=True, description=f"read by {runbook.name}"
-            )
+            EnvEntry("DATABASE_URL", line, secret=True, description=f"read by {runbook.name}")
         )
         body = "psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 <<'SQL'\n" + "\n".join(sql) + "\nSQL"
         steps.append(StepDraft("run", substitute(body, runbook.params, line), line, name=name))

@@ -94,12 +94,12 @@ def item_steps(
             flush()
             envcontract.reference_env(command, item.line, set(), draft, runbook.name)
             name = _name(item.inline, command)
-            value = substitute(command, runbook.params, item.line)
-            steps.append(StepDraft("run", value, item.line, name=name))
+            run = substitute(command, runbook.params, item.line)
+            steps.append(StepDraft("run", run, item.line, name=name))
         elif checks:
             flush()
-            value = checks[0] if len(checks) == 1 else checks
-            steps.append(StepDraft("check", value, item.line, name=escape(text)[:120]))
+            names: str | list[str] = checks[0] if len(checks) == 1 else checks
+            steps.append(StepDraft("check", names, item.line, name=escape(text)[:120]))
         else:
             pending.append((item.line, text))
     flush()
@@ -107,6 +107,6 @@ def item_steps(
 
 
 def _name(inline: Inline, command: str) -> str | None:
-    """"Run `x` to emit the workers" → "Run x to emit the workers"; a bare command → None."""
+    """ "Run `x` to emit the workers" → "Run x to emit the workers"; a bare command → None."""
     text = inline.text.replace("`", "").strip().rstrip(".")
     return escape(text)[:120] if text != command else None

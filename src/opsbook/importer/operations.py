@@ -78,7 +78,9 @@ def migrations(block: ListBlock, draft: Draft) -> None:
 def _item_entry(item: Item) -> Any:
     text = item.inline.text.replace("`", "")
     children = [
-        _item_entry(child) for block in item.children if isinstance(block, ListBlock)
+        _item_entry(child)
+        for block in item.children
+        if isinstance(block, ListBlock)
         for child in block.items
     ]
     bold = item.inline.bold
@@ -122,7 +124,7 @@ def _alert_items(item: Item, draft: Draft) -> None:
 
 
 def severity(paragraph: Paragraph, following: ListBlock | None, draft: Draft) -> bool:
-    """"**P0 — Critical (Site Down)**" + its bullet list → one severity level; False if not one."""
+    """ "**P0 — Critical (Site Down)**" + its bullet list → one severity level; False if not one."""
     match = re.match(r"^(P\d|SEV\s?\d|S\d)\s*[—–-]\s*(.+)$", paragraph.inline.bold or "")
     if not match or paragraph.inline.bold != paragraph.inline.text:
         return False

@@ -29,7 +29,9 @@ _DATA = re.compile(
     r"production environment|follow-up",
     re.I,
 )
-_PROCEDURE = re.compile(r"roll\s?-?back|^issue\b|checklist|pre-?flight|prerequisite|verification|handoff", re.I)
+_PROCEDURE = re.compile(
+    r"roll\s?-?back|^issue\b|checklist|pre-?flight|prerequisite|verification|handoff", re.I
+)
 _READ_ONLY = re.compile(
     r"^(check|verify|list|inspect|review|view|look|monitor|describe|get|show|confirm|query)\b",
     re.I,
@@ -181,12 +183,15 @@ def _fence(block: Fence, draft: Draft, walk: _Walk, where: str) -> None:
         lead = label.rstrip(":") if label else None
         walk.runbook.steps += fence_steps(block, walk.runbook, draft, walk.context, lead)
         return
-    draft.skip(block.line, block.content.splitlines()[0] if block.content else "", "code block "
-               f"in language {block.info or 'unknown'!r} is not shell or SQL")
+    draft.skip(
+        block.line,
+        block.content.splitlines()[0] if block.content else "",
+        f"code block in language {block.info or 'unknown'!r} is not shell or SQL",
+    )
 
 
 def _expect(runbook: RunbookDraft, draft: Draft, data: dict[str, object]) -> None:
-    """"Expected Response" JSON after a health check: expect its ``status`` field."""
+    """ "Expected Response" JSON after a health check: expect its ``status`` field."""
     last = next((s for s in reversed(runbook.steps) if s.kind == "check"), None)
     status = data.get("status")
     if last is None or not isinstance(status, str | int | bool):
@@ -247,7 +252,9 @@ def _procedure(items: list[Item], draft: Draft, walk: _Walk, *, issue: bool) -> 
             continue
         flush()
         text = gates.item_text(item)
-        bold_title = item.inline.bold is not None and text.rstrip(":") == item.inline.bold.rstrip(":")
+        bold_title = item.inline.bold is not None and text.rstrip(":") == item.inline.bold.rstrip(
+            ":"
+        )
         if sublists and re.search(r"contact|escalation", text, re.I):
             for sub in sublists:
                 operations.list_entries(sub, draft, "contacts")
@@ -301,8 +308,12 @@ def _fix_gate(walk: _Walk, title: str) -> None:
     if at is None or at >= len(steps) or steps[at].kind == "gate":
         return
     issue = _ISSUE.sub("", title)
-    gate = StepDraft("gate", escape(f"Diagnosis confirms the issue: {issue}; apply the fix"),
-                     steps[at].line, name="Apply the fix")
+    gate = StepDraft(
+        "gate",
+        escape(f"Diagnosis confirms the issue: {issue}; apply the fix"),
+        steps[at].line,
+        name="Apply the fix",
+    )
     steps.insert(at, gate)
 
 
