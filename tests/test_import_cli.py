@@ -94,3 +94,23 @@ def test_init_bad_package_json_names_the_line(tmp_path: Path) -> None:
     result = run_cli("init", str(tmp_path))
     assert result.returncode == 2
     assert "package.json:4: cannot parse JSON" in result.stderr
+
+
+def test_init_without_anything_still_plans(tmp_path: Path) -> None:
+    result = run_cli("init", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    plan = run_cli("plan", "release", "-e", "staging", "--json", cwd=tmp_path)
+    assert [s["id"] for s in json.loads(plan.stdout)["steps"]] == ["window", "todo"]
+
+
+def test_init_makefile_and_dockerfile(tmp_path: Path) -> None:
+    (tmp_path / "Makefile").write_text(".PHONY: lint\nlint:\n\truff .\ntest: lint\n\tpytest\n")
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11\n")
+    assert run_cli("init", str(tmp_path)).returncode == 0
+    text = (tmp_path / "opsbook.yaml").read_text()
+    assert "- id: lint  # from Makefile:2" in text
+    assert "- id: test  # from Makefile:4" in text
+    plan = run_cli("plan", "release", "-e", "staging", "--json", cwd=tmp_path)
+    steps = {s["id"]: s["action"] for s in json.loads(plan.stdout)["steps"]}
+    assert steps["lint"] == "make lint" and steps["test"] == "make test"
+    assert steps["deploy"].startswith("docker build -t ")

@@ -167,3 +167,17 @@ def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such file") as info:
         import_file(tmp_path / "nope.md")
     assert info.value.exit_code == 2
+
+
+def test_a_secret_default_is_never_copied() -> None:
+    planted = "sk_live_PLANTED0123456789"
+    text = (
+        "# R\n\n## Env\n\n| Variable | Default |\n| --- | --- |\n"
+        f"| `STRIPE_SECRET_KEY` | `{planted}` |\n"
+        "| `WORKER_URL` | `postgres://app:hunter2x@db/app` |\n\n## Ship\n\n1. `make ship`\n"
+    )
+    result = import_text(text, "R.md")
+    assert planted not in result.text and "hunter2x" not in result.text
+    assert planted not in result.report and "hunter2x" not in result.report
+    assert result.loaded.spec.env["WORKER_URL"].secret  # a URL with credentials
+    assert "default of a secret variable not copied" in result.report

@@ -96,10 +96,14 @@ def table_env(table: Table, draft: Draft) -> int:
         if required_cell is not None and flag is None:
             draft.skip(line, required_cell.text, f"unclear Required value for {name}; left false")
         default_cell = cell(default_col)
-        default = None
+        default = raw = None
         if default_cell is not None:
             raw = default_cell.codes[0] if default_cell.codes else default_cell.text.strip()
             default = None if raw.lower() in _NO_DEFAULT else raw
+        if default is not None and is_secret(name, default):
+            # opsbook.yaml is checked in: a secret's value never goes into it.
+            draft.skip(line, name, "default of a secret variable not copied; put it in an env file")
+            default = None
         description = cell(description_col)
         service = cell(service_col)
         draft.add_env(
@@ -108,7 +112,7 @@ def table_env(table: Table, draft: Draft) -> int:
                 line,
                 required=bool(flag),
                 default=default,
-                secret=is_secret(name, default),
+                secret=is_secret(name, raw),
                 description=description.text.replace("`", "") if description else None,
                 service=service.text if service and service.text else None,
             )
