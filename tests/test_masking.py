@@ -9,7 +9,7 @@ import pytest
 
 from opsbook.masking import MASK, Masker
 
-SECRET = "s3cr3t/with+special&chars"
+SECRET = "s3cr3t/with+special&chars"  # pragma: allowlist secret
 
 
 @pytest.mark.parametrize(
