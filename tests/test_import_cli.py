@@ -114,3 +114,10 @@ def test_init_makefile_and_dockerfile(tmp_path: Path) -> None:
     steps = {s["id"]: s["action"] for s in json.loads(plan.stdout)["steps"]}
     assert steps["lint"] == "make lint" and steps["test"] == "make test"
     assert steps["deploy"].startswith("docker build -t ")
+
+
+def test_an_existing_report_stops_before_anything_is_written(tmp_path: Path) -> None:
+    (tmp_path / "report.md").write_text("old report\n")
+    result = run_cli("import", str(RELEASE), "--report", "report.md", cwd=tmp_path)
+    assert result.returncode == 2 and "report.md already exists" in result.stderr
+    assert not (tmp_path / "opsbook.yaml").exists()

@@ -26,12 +26,11 @@ def import_runbook(
 ) -> None:
     """Turn a Markdown runbook into a validated opsbook.yaml; what maps to nothing is reported."""
     from opsbook.console.importer import show_import
-    from opsbook.importer import import_file, write_output
+    from opsbook.importer import import_file, write_outputs
 
     result = import_file(runbook, output.name)
-    write_output(output, result.text, force=force)
-    if report is not None:
-        write_output(report, result.report, force=force)
+    targets = [(output, result.text)] + ([(report, result.report)] if report else [])
+    write_outputs(targets, force=force)
     show_import(result, output, report)
 
 
@@ -44,10 +43,10 @@ def init(
 ) -> None:
     """Write a starter opsbook.yaml detected from package.json, migrations, .env.example, ..."""
     from opsbook.console.importer import show_init
-    from opsbook.importer import write_output
+    from opsbook.importer import write_outputs
     from opsbook.importer.init import init_project
 
     result = init_project(directory)
     target = directory / "opsbook.yaml"
-    write_output(target, result.text, force=force)
+    write_outputs([(target, result.text)], force=force)
     show_init(result, target)

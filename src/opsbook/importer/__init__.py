@@ -21,7 +21,7 @@ from opsbook.importer.draft import Draft
 from opsbook.importer.report import Counts
 from opsbook.spec.loader import LoadedSpec
 
-__all__ = ["ImportResult", "import_file", "import_text", "write_output"]
+__all__ = ["ImportResult", "import_file", "import_text", "write_outputs"]
 
 
 @dataclass
@@ -72,13 +72,17 @@ def import_file(path: Path, output: str = "opsbook.yaml") -> ImportResult:
     return import_text(source, path.as_posix(), output)
 
 
-def write_output(path: Path, text: str, *, force: bool) -> None:
-    """Write text to path; an existing file is kept unless ``force``."""
-    if path.exists() and not force:
-        raise UsageError(
-            f"{path} already exists", hint="pass --force to overwrite it, or -o another file"
-        )
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"{path}: cannot write: {err.strerror}") from None
+def write_outputs(files: list[tuple[Path, str]], *, force: bool) -> None:
+    """Write each (path, text); nothing is written if any path exists and not ``force``."""
+    if not force:
+        for path, _ in files:
+            if path.exists():
+                raise UsageError(
+                    f"{path} already exists",
+                    hint="pass --force to overwrite it, or -o another file",
+                )
+    for path, text in files:
+        try:
+            path.write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise UsageError(f"{path}: cannot write: {err.strerror}") from None

@@ -265,7 +265,9 @@ def _procedure(items: list[Item], draft: Draft, walk: _Walk, *, issue: bool) -> 
                     envcontract.list_env(sub, draft, description=text)
             entries = [gates.item_text(i) for s in sublists for i in s.items]
             value = [escape(e) for e in entries if e] or escape(text)
-            runbook.steps.append(StepDraft("gate", value, item.line, name=escape(text)[:120]))
+            runbook.steps.append(
+                StepDraft("gate", value, item.line, name=escape(text.rstrip(":"))[:120])
+            )
             continue
         if text and not bold_title and not text.endswith(":") and not fences:
             plain.append(item)
