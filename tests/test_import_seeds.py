@@ -214,3 +214,14 @@ def test_seed_004_operations() -> None:
     assert check.expect.json_ == {"status": "ok"}
     issue = result.loaded.spec.runbooks["issue-site-returns-500-error"]
     assert [s.kind for s in issue.steps] == ["gate", "gate", "check", "gate"]
+
+
+@pytest.mark.parametrize("prefix", sorted(EXPECTED))
+def test_cli_import_then_validate(prefix: str, tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    imported = run_cli("import", str(seed(prefix)), "--report", "report.md", cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    validated = run_cli("validate", cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr
+    assert "opsbook.yaml is valid" in validated.stdout
