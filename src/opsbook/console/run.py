@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -29,6 +30,10 @@ _MARKS = {
 }
 
 
+_TAG = re.compile(r"(?<!\\)\[/?[a-z ]+\]")
+_UNESCAPE = re.compile(r"\\\[")
+
+
 class Display:
     """Receives the executor's events (from several threads) and shows them."""
 
@@ -36,6 +41,7 @@ class Display:
         self.as_json = as_json
         self.interactive = interactive and not as_json and is_terminal()
         self.ask = self._ask if self.interactive else None
+        self.plain = not out.is_terminal
 
     def observe(self, event: RunEvent) -> None:
         if self.as_json:
@@ -43,8 +49,15 @@ class Display:
             sys.stdout.flush()
             return
         line = self._line(event)
-        if line is not None:
-            stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+        if line is None:
+            return
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+        if self.plain:
+            # Not a terminal: one plain line per event, without Rich's per-line rendering cost.
+            text = _UNESCAPE.sub("[", _TAG.sub("", line))
+            sys.stdout.write(f"{stamp} {text}\n")
+            sys.stdout.flush()
+        else:
             out.print(f"[dim]{stamp}[/dim] {line}")
 
     def _line(self, e: RunEvent) -> str | None:

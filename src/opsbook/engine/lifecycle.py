@@ -40,8 +40,8 @@ def start_run(
     observer: Observer = ignore,
 ) -> Outcome:
     """Create a run, take the environment lock, and execute it to its next stopping point."""
+    # The text stored with the run is what a resume executes; read right after loading it.
     text = loaded.path.read_text(encoding="utf-8")
-    loaded = validate_text(text, loaded.display, loaded.path)
     plan = make_plan(loaded, runbook_name, env_name, given)  # validates env, params, expressions
     runbook = get_runbook(loaded, runbook_name)
     effective = environ.resolve(loaded, env_name)

@@ -105,11 +105,21 @@ class Executor:
         self.ttl = lease_seconds()
         self.deps = dependencies(setup.runbook)
         self.order = [step.id for step in setup.runbook.steps]
+        self.by_id = {step.id: step for step in setup.runbook.steps}
+        self.position = {sid: i for i, sid in enumerate(self.order)}
+        self.dependents: dict[str, list[str]] = {sid: [] for sid in self.order}
+        for sid, needs in self.deps.items():
+            for need in needs:
+                self.dependents[need].append(sid)
+        self.unmet: dict[str, int] = {}
+        self.frontier: set[str] = set()
         self.state: dict[str, StepState] = {}
         self.lost = threading.Event()
         self.abort = threading.Event()
         self.contexts: dict[str, StepContext] = {}
         self.ask_lock = threading.Lock()
+        self.deferred: list[Callable[[Any], None]] = []
+        self.deferred_lock = threading.Lock()
         self.stop_heartbeat = threading.Event()
         self.workdir = Path(tempfile.mkdtemp(prefix=f"opsbook-{self.run_id}-"))
 
@@ -182,7 +192,7 @@ class Executor:
             if st.status == "waiting":  # a gate: look again for an answer
                 self._set_step(sid, "pending", event="gate_rechecked")
             elif st.status in ("running", "interrupted"):
-                step = self.s.runbook.step(sid)
+                step = self.by_id[sid]
                 if get_kind(step.kind).safe_to_rerun or step.idempotent:
                     why = (
                         "idempotent" if step.idempotent else f"{step.kind} steps are safe to rerun"
@@ -226,6 +236,11 @@ class Executor:
     def _schedule(self) -> str | None:
         """Run steps until none can start; returns the failure that stops the run, if any."""
         concurrency = max(1, int(os.environ.get(CONCURRENCY_ENV, "4")))
+        # Dependency counting keeps each scheduling decision O(dependents), not O(steps).
+        self.unmet = {
+            sid: sum(1 for d in self.deps[sid] if not self._dep_done(d)) for sid in self.order
+        }
+        self.frontier = {sid for sid in self.order if self.unmet[sid] == 0}
         failure: str | None = None
         running: dict[Future[StepState], str] = {}
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -234,7 +249,7 @@ class Executor:
                     for sid in self._ready(running.values()):
                         if len(running) >= concurrency:
                             break
-                        step = self.s.runbook.step(sid)
+                        step = self.by_id[sid]
                         if not self._condition(step):
                             self._set_step(
                                 sid,
@@ -243,7 +258,14 @@ class Executor:
                                 condition=step.if_ or "",
                                 finished_at=time.time(),
                             )
+                            self._mark_done(sid)
                             continue
+                        if not running and len(self.frontier) == 1:
+                            # A lone ready step runs in this thread: a sequential runbook pays
+                            # no thread hand-off per step.
+                            run_here = functools.partial(self._run_step, inline=True)
+                            running[_inline(run_here, step)] = sid
+                            break
                         running[pool.submit(self._run_step, step)] = sid
                     if not running and self._ready(()):
                         continue  # skipping made more steps ready
@@ -258,30 +280,49 @@ class Executor:
                         self._cancel_all()
                         self.lost.set()
                         continue
-                    step = self.s.runbook.step(sid)
+                    self._mark_done(sid)
+                    step = self.by_id[sid]
                     if st.status == "failed" and not step.continue_on_error and failure is None:
                         failure = f"step {sid} failed: {st.result.get('message', '')}".rstrip(": ")
 
     def _ready(self, running: Any) -> list[str]:
         busy = set(running)
-        ready = []
-        for sid in self.order:
-            if self.state[sid].status != "pending" or sid in busy:
-                continue
-            if all(self._dep_done(d) for d in self.deps[sid]):
-                ready.append(sid)
-        return ready
+        self.frontier = {sid for sid in self.frontier if self.state[sid].status == "pending"}
+        return sorted(
+            (sid for sid in self.frontier if sid not in busy), key=self.position.__getitem__
+        )
+
+    def _mark_done(self, sid: str) -> None:
+        if not self._dep_done(sid):
+            return
+        for child in self.dependents[sid]:
+            self.unmet[child] -= 1
+            if self.unmet[child] == 0:
+                self.frontier.add(child)
 
     def _dep_done(self, sid: str) -> bool:
         st = self.state[sid]
         if st.status in DONE:
             return True
-        return st.status == "failed" and self.s.runbook.step(sid).continue_on_error
+        return st.status == "failed" and self.by_id[sid].continue_on_error
 
     def _condition(self, step: Step) -> bool:
         if step.if_ is None:
             return True
         return ex.condition(step.if_, self._context())
+
+    def _renderer(self) -> Callable[[str], str]:
+        """Render templates; the context (O(steps) to build) is made on first use only."""
+        cache: list[dict[str, Any]] = []
+
+        def render(text: str) -> str:
+            if "${{" not in text:
+                return text
+            if not cache:
+                cache.append(self._context())
+            return ex.render(text, cache[0])
+
+        return render
 
     def _context(self) -> dict[str, Any]:
         run = self.s.run
@@ -311,13 +352,10 @@ class Executor:
 
     # ----- one step ------------------------------------------------------------------------
 
-    def _run_step(self, step: Step) -> StepState:
+    def _run_step(self, step: Step, inline: bool = False) -> StepState:
         kind = get_kind(step.kind)
         st = self.state[step.id]
-        context = self._context()
-
-        def render(text: str) -> str:
-            return ex.render(text, context)
+        render = self._renderer()
 
         irreversible = kind.is_irreversible(
             step.config, step, self.s.loaded.root, self.s.loaded.spec
@@ -365,7 +403,14 @@ class Executor:
             last = result.ok or result.paused or n == step.retry.attempts - 1
             last = last or self.abort.is_set()
             self._finish_attempt(
-                step, attempt, result, output, started, last, irreversible or result.irreversible
+                step,
+                attempt,
+                result,
+                output,
+                started,
+                last,
+                irreversible or result.irreversible,
+                defer=inline and result.ok,
             )
             if last:
                 break
@@ -447,7 +492,15 @@ class Executor:
         started: float,
         final: bool,
         irreversible: bool,
+        defer: bool = False,
     ) -> None:
+        """Record how an attempt went.
+
+        With ``defer`` (a step that succeeded in the scheduler's own thread) the writes join the
+        scheduler's very next transaction (the next step's start, a skip, or the run's end), so a
+        sequential runbook commits once per step boundary instead of twice. Nothing runs in
+        between: a crash there leaves the step ``running`` exactly as a crash a moment earlier.
+        """
         now = time.time()
         message = self.masker(result.message)
         outputs = {k: self.masker(v) for k, v in result.outputs.items()}
@@ -462,7 +515,13 @@ class Executor:
             "irreversible": irreversible and result.ok,
             "data": self.masker.mask_data(result.data),
         }
-        with self._txn(now) as conn:
+        event = (
+            "gate_waiting"
+            if result.paused
+            else (f"step_{attempt_status}" if final else "step_attempt_failed")
+        )
+
+        def write(conn: Any) -> None:
             q.finish_attempt(
                 conn,
                 self.run_id,
@@ -481,11 +540,6 @@ class Executor:
                     outputs=outputs, result=record, finished_at=None if result.paused else now
                 )
             q.set_step(conn, self.run_id, step.id, **values)
-            event = (
-                "gate_waiting"
-                if result.paused
-                else (f"step_{attempt_status}" if final else "step_attempt_failed")
-            )
             chain.append(
                 conn,
                 event,
@@ -500,6 +554,13 @@ class Executor:
                     "outputs": outputs,
                 },
             )
+
+        if defer:
+            with self.deferred_lock:
+                self.deferred.append(write)
+        else:
+            with self._txn(now) as conn:
+                write(conn)
         st = self.state[step.id]
         st.status = step_status
         if final:
@@ -621,7 +682,7 @@ class Executor:
             ],
         }
         for i, sid in enumerate(done):
-            step = self.s.runbook.step(sid)
+            step = self.by_id[sid]
             st = self.state[sid]
             if st.result.get("irreversible"):
                 summary["stopped_at"] = sid
@@ -640,10 +701,7 @@ class Executor:
         return summary
 
     def _rollback_step(self, step: Step) -> bool:
-        context = self._context()
-
-        def render(text: str) -> str:
-            return ex.render(text, context)
+        render = self._renderer()
 
         assert step.rollback is not None
         command = render(step.rollback)
@@ -823,6 +881,16 @@ class Executor:
                 self._cancel_all()
 
 
+def _inline(fn: Callable[[Step], StepState], step: Step) -> Future[StepState]:
+    """Run fn now and return its result as a completed future."""
+    future: Future[StepState] = Future()
+    try:
+        future.set_result(fn(step))
+    except BaseException as err:  # delivered through the future, as the pool would
+        future.set_exception(err)
+    return future
+
+
 class _Fenced:
     """A store transaction that first asserts this executor still holds the lease."""
 
@@ -836,6 +904,10 @@ class _Fenced:
         conn = self._cm.__enter__()
         try:
             q.fence(conn, self.executor.run_id, self.executor.s.owner, self.now)
+            with self.executor.deferred_lock:
+                pending, self.executor.deferred = self.executor.deferred, []
+            for write in pending:
+                write(conn)
         except BaseException as err:
             self._cm.__exit__(type(err), err, err.__traceback__)
             if isinstance(err, LeaseLost):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
 import subprocess
 import threading
@@ -39,7 +40,9 @@ def run_shell(
 
     The command gets its own session (process group): on timeout or cancellation the whole
     group gets SIGTERM, then SIGKILL after the grace period, so children started with ``&``
-    die too.
+    die too. Output is read in this thread with select (no helper threads: starting threads
+    cost more than running ``true``); a background child that keeps the pipe open after the
+    command exited does not hold the step.
     """
     proc = subprocess.Popen(
         ["/bin/sh", "-c", command],
@@ -50,47 +53,42 @@ def run_shell(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    finished = threading.Event()
-    why: list[str] = []
-    watcher = threading.Thread(
-        target=_watch, args=(proc, finished, cancelled, timeout, why), daemon=True
-    )
-    watcher.start()
     assert proc.stdout is not None
-    reader = threading.Thread(target=_read, args=(proc.stdout, log), daemon=True)
-    reader.start()
-    code = proc.wait()
-    finished.set()
-    # A background child that keeps the pipe open must not hold the step: stop reading after
-    # a moment (its later output is lost, the step is done).
-    reader.join(timeout=1.0)
-    return ShellResult(code, timed_out="timeout" in why, cancelled="cancelled" in why)
-
-
-def _read(stream: Any, log: Callable[[str], None]) -> None:
-    with stream:
-        for raw in stream:
-            log(raw.decode("utf-8", "replace").rstrip("\r\n"))
-
-
-def _watch(
-    proc: subprocess.Popen[bytes],
-    finished: threading.Event,
-    cancelled: threading.Event,
-    timeout: float | None,
-    why: list[str],
-) -> None:
+    fd = proc.stdout.fileno()
+    os.set_blocking(fd, False)
     deadline = None if timeout is None else time.monotonic() + timeout
-    while not finished.wait(0.05):
-        if cancelled.is_set():
-            why.append("cancelled")
-            break
-        if deadline is not None and time.monotonic() >= deadline:
-            why.append("timeout")
-            break
-    else:
-        return
-    kill_group(proc)
+    why: str | None = None
+    exited_at: float | None = None
+    pending = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            if why is None and cancelled.is_set():
+                why = "cancelled"
+                kill_group(proc)
+            elif why is None and deadline is not None and time.monotonic() >= deadline:
+                why = "timeout"
+                kill_group(proc)
+            if selector.select(timeout=0.05):
+                try:
+                    chunk = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    break
+                *lines, pending = (pending + chunk).split(b"\n")
+                for raw in lines:
+                    log(raw.decode("utf-8", "replace").rstrip("\r"))
+                continue
+            if proc.poll() is not None:
+                exited_at = exited_at or time.monotonic()
+                if time.monotonic() - exited_at > 0.2:
+                    break  # a background child holds the pipe; its later output is lost
+    if pending:
+        log(pending.decode("utf-8", "replace").rstrip("\r"))
+    proc.stdout.close()
+    code = proc.wait()
+    return ShellResult(code, timed_out=why == "timeout", cancelled=why == "cancelled")
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from opsbook.errors import EnvironmentLocked, InvalidState, LeaseLost, RunNotFound, StepNotFound
@@ -28,6 +28,27 @@ R = schema.runs
 S = schema.steps
 A = schema.attempts
 AP = schema.approvals
+
+# Hot-path statements are built once: the executor writes several per step, and building a
+# statement costs more than SQLite takes to run it. The SET clause comes from the parameters.
+_FENCE = (
+    update(R)
+    .where(and_(R.c.id == bindparam("b_run"), R.c.lease_owner == bindparam("b_owner")))
+    .values(updated_at=bindparam("b_now"))
+)
+_SET_RUN = update(R).where(R.c.id == bindparam("b_run"))
+_SET_STEP = update(S).where(
+    and_(S.c.run_id == bindparam("b_run"), S.c.step_id == bindparam("b_step"))
+)
+_FINISH_ATTEMPT = update(A).where(
+    and_(
+        A.c.run_id == bindparam("b_run"),
+        A.c.step_id == bindparam("b_step"),
+        A.c.phase == bindparam("b_phase"),
+        A.c.attempt == bindparam("b_attempt"),
+    )
+)
+_INSERT_ATTEMPT = insert(A)
 
 
 def create_run(
@@ -142,9 +163,7 @@ def renew_lease(conn: Connection, run_id: str, owner: str, now: float, ttl: floa
 
 def fence(conn: Connection, run_id: str, owner: str, now: float) -> None:
     """Assert, inside the caller's transaction, that ``owner`` still holds the run."""
-    result = conn.execute(
-        update(R).where(and_(R.c.id == run_id, R.c.lease_owner == owner)).values(updated_at=now)
-    )
+    result = conn.execute(_FENCE, {"b_run": run_id, "b_owner": owner, "b_now": now})
     if result.rowcount != 1:
         raise LeaseLost(
             "another process took this run over; this one stops without writing", run=run_id
@@ -152,33 +171,23 @@ def fence(conn: Connection, run_id: str, owner: str, now: float) -> None:
 
 
 def set_run(conn: Connection, run_id: str, **values: Any) -> None:
-    conn.execute(update(R).where(R.c.id == run_id).values(**values))
+    conn.execute(_SET_RUN, {"b_run": run_id, **values})
 
 
 def set_step(conn: Connection, run_id: str, step_id: str, **values: Any) -> None:
-    conn.execute(
-        update(S).where(and_(S.c.run_id == run_id, S.c.step_id == step_id)).values(**values)
-    )
+    conn.execute(_SET_STEP, {"b_run": run_id, "b_step": step_id, **values})
 
 
 def insert_attempt(conn: Connection, **values: Any) -> None:
-    conn.execute(insert(A).values(**values))
+    conn.execute(_INSERT_ATTEMPT, values)
 
 
 def finish_attempt(
     conn: Connection, run_id: str, step_id: str, phase: str, attempt: int, **values: Any
 ) -> None:
     conn.execute(
-        update(A)
-        .where(
-            and_(
-                A.c.run_id == run_id,
-                A.c.step_id == step_id,
-                A.c.phase == phase,
-                A.c.attempt == attempt,
-            )
-        )
-        .values(**values)
+        _FINISH_ATTEMPT,
+        {"b_run": run_id, "b_step": step_id, "b_phase": phase, "b_attempt": attempt, **values},
     )
 
 
