@@ -31,7 +31,7 @@ from opsbook.engine.observe import Observer, RunEvent
 from opsbook.engine.output import CappedOutput
 from opsbook.errors import LeaseLost, OpsbookError
 from opsbook.masking import Masker
-from opsbook.plan import expression_context
+from opsbook.plan import changes_things, expression_context
 from opsbook.spec import expressions as ex
 from opsbook.spec.loader import LoadedSpec
 from opsbook.spec.models import Runbook, Step
@@ -681,21 +681,31 @@ class Executor:
                 sid for sid in self.order if self.state[sid].status in ("running", "interrupted")
             ],
         }
+
+        def mattering(sids: list[str]) -> list[str]:
+            # Read-only steps (checks, lint) have nothing to undo: leave them out of the report.
+            return [s for s in sids if changes_things(self.by_id[s]) or self.by_id[s].rollback]
+
         for i, sid in enumerate(done):
             step = self.by_id[sid]
             st = self.state[sid]
             if st.result.get("irreversible"):
                 summary["stopped_at"] = sid
-                summary["not_rolled_back"] = done[i:]
-                self._emit("rollback_stopped", sid, reason="irreversible", not_rolled_back=done[i:])
+                summary["not_rolled_back"] = mattering(done[i:])
+                self._emit(
+                    "rollback_stopped",
+                    sid,
+                    reason="irreversible",
+                    not_rolled_back=summary["not_rolled_back"],
+                )
                 break
             if not step.rollback:
-                if get_kind(step.kind).changes_things:
+                if changes_things(step):
                     summary["no_rollback"].append(sid)
                 continue
             if not self._rollback_step(step):
                 summary["rollback_failed"] = sid
-                summary["not_rolled_back"] = done[i:]
+                summary["not_rolled_back"] = mattering(done[i:])
                 break
             summary["rolled_back"].append(sid)
         return summary

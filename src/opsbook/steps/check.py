@@ -69,6 +69,16 @@ def _probe(ctx: StepContext, name: str) -> HttpProbe:
     from opsbook.checks.http import HttpProbe
 
     check = ctx.spec.checks[name]
+    expect = check.expect
+    # Expected values may read the run (e.g. the version this run deployed).
+    rendered = expect.model_copy(
+        update={
+            "json_": _render_all(ctx, expect.json_),
+            "jmespath": _render_all(ctx, expect.jmespath),
+            "contains": ctx.render(expect.contains) if expect.contains is not None else None,
+        }
+    )
+    check = check.model_copy(update={"expect": rendered})
     return HttpProbe(
         name=name,
         check=check,
@@ -76,6 +86,16 @@ def _probe(ctx: StepContext, name: str) -> HttpProbe:
         headers={k: ctx.render(v) for k, v in check.headers.items()},
         body=ctx.render(check.body) if check.body is not None else None,
     )
+
+
+def _render_all(ctx: StepContext, value: Any) -> Any:
+    if isinstance(value, str):
+        return ctx.render(value)
+    if isinstance(value, dict):
+        return {k: _render_all(ctx, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_all(ctx, v) for v in value]
+    return value
 
 
 def _env_check(ctx: StepContext) -> list[str]:
