@@ -81,7 +81,7 @@ class Display:
                 why = f" (if: {escape(str(d.get('condition', '')))})"
             word = e.type.removeprefix("step_").replace("_", " ")
             if e.type == "gate_waiting":
-                word = "waiting for approval"
+                word, took, why = "waiting for approval", "", ""
             if e.type == "step_failed" and d.get("continue_on_error"):
                 word += " (continue_on_error)"
             return f"{_MARKS[e.type]} {sid} {word}{took}{why}"

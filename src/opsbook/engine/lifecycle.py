@@ -94,6 +94,14 @@ def start_run(
     return Executor(setup).execute()
 
 
+def full_run_id(store: Store, run_id: str) -> str:
+    """A run id as typed: the whole id, a unique prefix of one, or ``last``."""
+    from opsbook.store.audit import resolve_run_id
+
+    with store.begin() as conn:
+        return resolve_run_id(conn, run_id)
+
+
 def _setup_for(
     store: Store, run: Any, owner: str, observer: Observer, yes: bool, ask: Ask | None
 ) -> Setup:
@@ -126,6 +134,7 @@ def resume_run(
     observer: Observer = ignore,
 ) -> Outcome:
     """Take over a run nobody is executing (crashed, paused at a gate, resolved) and continue."""
+    run_id = full_run_id(store, run_id)
     owner = identity.new_owner()
     now = time.time()
     with store.begin() as conn:
@@ -163,6 +172,7 @@ def approve(
     reject: bool = False,
 ) -> dict[str, Any]:
     """Record a gate decision with the evidence the approver saw; the run may then continue."""
+    run_id = full_run_id(store, run_id)
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
         step = q.get_step(conn, run_id, step_id)
@@ -211,6 +221,7 @@ RESOLUTIONS = {"rerun": "pending", "skip": "skipped", "mark-done": "succeeded"}
 
 def resolve(store: Store, run_id: str, step_id: str, action: str, *, operator: str) -> None:
     """A human's decision on an interrupted step: run it again, skip it, or count it done."""
+    run_id = full_run_id(store, run_id)
     if action not in RESOLUTIONS:
         raise InvalidState(
             f"unknown resolution '{action}'", hint="use --rerun, --skip or --mark-done"
@@ -250,6 +261,7 @@ def resolve(store: Store, run_id: str, step_id: str, action: str, *, operator: s
 
 def abort(store: Store, run_id: str, *, operator: str, observer: Observer = ignore) -> Outcome:
     """Stop a run cleanly and roll it back; if another process executes it, ask it to."""
+    run_id = full_run_id(store, run_id)
     owner = identity.new_owner()
     now = time.time()
     with store.begin() as conn:
