@@ -184,6 +184,11 @@ def test_a_secret_appears_nowhere(tmp_path: Path, store_url: str) -> None:
         assert "***" in shown
         for form in forms:
             assert form not in shown
+    for command in (["show", "last", "--json"], ["show", "last"], ["runs"]):
+        shown = cli(root, store_url, *command)
+        assert shown.returncode == 0, shown.stderr
+        for form in forms:
+            assert form not in shown.stdout + shown.stderr
     stored = dump_store(store_url)
     assert "***" in stored
     for form in forms:

@@ -42,8 +42,18 @@ class Display:
         self.interactive = interactive and not as_json and is_terminal()
         self.ask = self._ask if self.interactive else None
         self.plain = not out.is_terminal
+        self.closed = False
 
     def observe(self, event: RunEvent) -> None:
+        # A closed stdout (`| head`) must not kill the run it reports on: stop showing instead.
+        if self.closed:
+            return
+        try:
+            self._observe(event)
+        except (BrokenPipeError, ValueError):
+            self.closed = True
+
+    def _observe(self, event: RunEvent) -> None:
         if self.as_json:
             sys.stdout.write(json.dumps(event.to_dict(), default=str, ensure_ascii=False) + "\n")
             sys.stdout.flush()
