@@ -1,0 +1,103 @@
+"""In a terminal, `opsbook run` asks at a gate, one checklist item at a time (a real pty)."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine_support import FAST, only_run, project, rows
+from opsbook.store import schema
+
+GATES = """\
+version: 1
+project: g
+environments: {local: {}}
+runbooks:
+  release:
+    steps:
+      - {id: build, run: echo "artifact=app-7" >> $OPSBOOK_OUTPUT}
+      - id: window
+        gate: [On-call engineer is aware, Status page updated]
+      - {id: deploy, run: echo deployed >> log.txt, rollback: echo undeployed >> log.txt}
+"""
+
+
+def _converse(root: Path, url: str, answers: list[tuple[str, str]]) -> tuple[int, str]:
+    """Run opsbook on a pty; when the screen shows each prompt, type its answer."""
+    master, slave = os.openpty()
+    env = {**os.environ, **FAST, "OPSBOOK_DATABASE_URL": url, "NO_COLOR": "1", "TERM": "dumb"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opsbook", "run", "release", "--env", "local"],
+        cwd=root,
+        env=env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
+    os.close(slave)
+    screen = ""
+    pending = list(answers)
+    deadline = time.monotonic() + 60  # a bound on a hung test, not a timing assertion
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 4096).decode(errors="replace")
+            except OSError:  # the pty closed: opsbook exited
+                break
+            if not chunk:
+                break
+            screen += chunk
+        if pending and pending[0][0] in screen:
+            prompt, answer = pending.pop(0)
+            screen = screen.replace(prompt, f"<{prompt}>", 1)
+            os.write(master, answer.encode() + b"\n")
+        if proc.poll() is not None and not ready:
+            break
+    os.close(master)
+    return proc.wait(timeout=30), screen
+
+
+@pytest.mark.store
+def test_a_gate_asks_each_item_and_records_the_answer(tmp_path: Path, store_url: str) -> None:
+    root = project(tmp_path, GATES)
+    code, screen = _converse(
+        root,
+        store_url,
+        [
+            ("☐ On-call engineer is aware", "y"),
+            ("☐ Status page updated", "y"),
+            ("note (optional)", "all good"),
+        ],
+    )
+    assert code == 0, screen
+    assert "build outputs: artifact=app-7" in screen  # the evidence shown to the approver
+    assert (root / "log.txt").read_text() == "deployed\n"
+    (approval,) = rows(store_url, schema.approvals)
+    assert (approval.decision, approval.operator, approval.note) == (
+        "approved",
+        "tester",
+        "all good",
+    )
+
+
+@pytest.mark.store
+def test_answering_no_rejects_the_gate(tmp_path: Path, store_url: str) -> None:
+    root = project(tmp_path, GATES)
+    code, screen = _converse(
+        root,
+        store_url,
+        [("☐ On-call engineer is aware", "n"), ("note (optional)", "on-call is asleep")],
+    )
+    assert code == 1, screen
+    assert not (root / "log.txt").exists()
+    (approval,) = rows(store_url, schema.approvals)
+    assert (approval.decision, approval.note) == ("rejected", "on-call is asleep")
+    assert only_run(store_url).status == "rolled_back"
