@@ -11,10 +11,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from rich.live import Live
 from rich.markup import escape
 from rich.prompt import Confirm, Prompt
 
-from opsbook.console import err, is_terminal, out
+from opsbook.console import Table, err, is_terminal, out
 from opsbook.engine.observe import RunEvent
 from opsbook.engine.runner import Outcome
 from opsbook.steps.base import Decision
@@ -144,10 +145,82 @@ class Display:
             out.print(escape(outcome.message))
 
 
+class LiveDisplay(Display):
+    """In a terminal: event lines scroll above a live table of steps (state, duration, tail)."""
+
+    def __init__(self) -> None:
+        super().__init__(False, True)
+        self.steps: dict[str, dict[str, Any]] = {}
+        self.live = Live(console=out, refresh_per_second=8, transient=True)
+        self.live.update(_Table(self))
+
+    def _observe(self, event: RunEvent) -> None:
+        sid = event.step_id
+        if sid is not None:
+            row = self.steps.setdefault(sid, {"state": "pending", "since": event.at, "tail": []})
+            if event.type == "step_output":
+                row["tail"] = [*row["tail"], str(event.data.get("line", ""))][-2:]
+                return
+            if event.type in ("step_started", "rollback_step_started"):
+                row.update(since=event.at, ended=None, tail=[])
+            row["state"] = _STATES.get(event.type, row["state"])
+            if event.type in _MARKS:
+                row["ended"] = event.at
+        line = self._line(event)
+        if line is not None:
+            stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+            self.live.console.print(f"[dim]{stamp}[/dim] {line}")
+
+    def _ask(self, step_id: str, items: list[str], evidence: dict[str, Any]) -> Decision:
+        self.live.stop()  # prompts and a live region cannot share the screen
+        try:
+            return super()._ask(step_id, items, evidence)
+        finally:
+            self.live.start()
+
+
+_STATES = {
+    "step_started": "running",
+    "step_succeeded": "[green]succeeded[/green]",
+    "step_failed": "[red]failed[/red]",
+    "step_attempt_failed": "[yellow]retrying[/yellow]",
+    "step_skipped": "[dim]skipped[/dim]",
+    "gate_waiting": "[cyan]waiting[/cyan]",
+    "gate_asking": "[cyan]asking[/cyan]",
+    "rollback_step_started": "[magenta]rolling back[/magenta]",
+    "step_rolled_back": "[magenta]rolled back[/magenta]",
+    "step_rollback_failed": "[red]rollback failed[/red]",
+}
+
+
+class _Table:
+    """Rendered on every refresh, so running steps' durations tick."""
+
+    def __init__(self, display: LiveDisplay) -> None:
+        self.display = display
+
+    def __rich__(self) -> Table:
+        table = Table(box=None, show_header=False, pad_edge=False)
+        for column in ("step", "state", "time", "output"):
+            table.add_column(column, overflow="ellipsis", no_wrap=True)
+        now = time.time()
+        for sid, row in self.display.steps.items():
+            took = (row.get("ended") or now) - row["since"]
+            tail = escape(row["tail"][-1]) if row["tail"] else ""
+            table.add_row(escape(sid), row["state"], f"{took:5.1f}s", f"[dim]{tail}[/dim]")
+        return table
+
+
 @contextmanager
 def display_for(as_json: bool, *, interactive: bool = True) -> Iterator[Display]:
-    """A display for a run command: JSON lines with --json, plain lines otherwise."""
-    yield Display(as_json, interactive)
+    """A display for a run command: JSON lines with --json; in a terminal a live table with
+    the event lines above it; otherwise one plain line per event."""
+    if as_json or not interactive or not is_terminal():
+        yield Display(as_json, interactive)
+        return
+    live = LiveDisplay()
+    with live.live:
+        yield live
 
 
 def show_decision(decision: dict[str, Any]) -> None:
