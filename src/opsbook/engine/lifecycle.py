@@ -192,6 +192,12 @@ def approve(
             "done": [sid for sid, r in steps.items() if r.status in ("succeeded", "skipped")],
         }
         decision = "rejected" if reject else "approved"
+        # Lock order everywhere: the run row, then the event chain (no deadlock on PostgreSQL).
+        if run.status == "waiting":
+            # Unleased and running: `opsbook resume` or any worker continues it.
+            q.set_run(conn, run_id, status="running", lease_owner=None, lease_expires_at=None)
+        else:
+            q.set_run(conn, run_id, updated_at=time.time())
         q.insert_approval(
             conn,
             run_id=run_id,
@@ -210,9 +216,6 @@ def approve(
             actor=operator,
             data={"note": note},
         )
-        if run.status == "waiting":
-            # Unleased and running: `opsbook resume` or any worker continues it.
-            q.set_run(conn, run_id, status="running", lease_owner=None, lease_expires_at=None)
     return {"run": run_id, "step": step_id, "decision": decision, "operator": operator}
 
 
@@ -245,6 +248,10 @@ def resolve(store: Store, run_id: str, step_id: str, action: str, *, operator: s
             for sid, r in q.get_steps(conn, run_id).items()
             if r.status == "interrupted" and sid != step_id
         ]
+        if not remaining:
+            q.set_run(
+                conn, run_id, status="running", lease_owner=None, lease_expires_at=None, error=None
+            )
         chain.append(
             conn,
             "step_resolved",
@@ -253,10 +260,6 @@ def resolve(store: Store, run_id: str, step_id: str, action: str, *, operator: s
             actor=operator,
             data={"action": action},
         )
-        if not remaining:
-            q.set_run(
-                conn, run_id, status="running", lease_owner=None, lease_expires_at=None, error=None
-            )
 
 
 def abort(store: Store, run_id: str, *, operator: str, observer: Observer = ignore) -> Outcome:

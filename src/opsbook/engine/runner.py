@@ -168,6 +168,11 @@ class Executor:
         attention = self._recover()
         if attention:
             return self._needs_attention(attention)
+        # A crash between a step's failure and the start of the rollback leaves the failure
+        # recorded: roll back now instead of scheduling around it.
+        failed = [sid for sid in self.order if self._failed(sid)]
+        if failed:
+            return self._rollback_and_finish(f"step {failed[0]} failed", aborted=False)
         failure = self._schedule()
         if self.lost.is_set():
             raise LeaseLost("the lease on this run was lost", run=self.run_id)
@@ -180,7 +185,15 @@ class Executor:
         paused = [sid for sid in self.order if self.state[sid].status == "waiting"]
         if paused:
             return self._pause(paused)
+        stuck = [sid for sid in self.order if self.state[sid].status not in (*DONE, "failed")]
+        if stuck:  # never expected; refuse to call a run done that did not do everything
+            return self._rollback_and_finish(
+                "steps never became ready: " + ", ".join(stuck), aborted=False
+            )
         return self._finish("succeeded", "all steps done", {})
+
+    def _failed(self, sid: str) -> bool:
+        return self.state[sid].status == "failed" and not self.by_id[sid].continue_on_error
 
     # ----- recovery ------------------------------------------------------------------------
 
