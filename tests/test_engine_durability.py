@@ -234,3 +234,41 @@ def test_a_stale_executor_cannot_write_after_a_takeover(tmp_path: Path, store_ur
             assert not q.acquire_lease(conn, run.id, "third", time.time(), 30)
     finally:
         store.close()
+
+
+STOLEN = """\
+version: 1
+project: s
+environments: {local: {}}
+runbooks:
+  release:
+    steps:
+      - {id: slow, run: touch started; sleep 20; echo late >> side.txt}
+      - {id: next, run: echo next >> side.txt}
+"""
+
+
+@pytest.mark.store
+def test_an_executor_whose_lease_is_taken_stops_and_kills_its_step(
+    tmp_path: Path, store_url: str
+) -> None:
+    from opsbook.store import open_store
+    from opsbook.store import runs as q
+
+    root = project(tmp_path, STOLEN)
+    proc = popen(root, store_url, "run", "release", "--env", "local")
+    while not (root / "started").exists():
+        time.sleep(0.02)
+    run = only_run(store_url)
+    store = open_store(store_url)
+    try:
+        with store.begin() as conn:  # another process takes the run over
+            q.set_run(conn, run.id, lease_owner="thief", lease_expires_at=time.time() + 600)
+    finally:
+        store.close()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, out + err
+    assert "took this run over" in out + err
+    assert not (root / "side.txt").exists()  # the step was killed; `next` never started
+    assert step_status(store_url, run.id) == {"slow": "running", "next": "pending"}
+    assert only_run(store_url).lease_owner == "thief"  # nothing written after the takeover

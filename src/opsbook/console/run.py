@@ -118,7 +118,11 @@ class Display:
             return f"run {e.run_id} [cyan]paused[/cyan]: {escape(str(d.get('message', '')))}"
         if e.type == "run_needs_attention":
             return f"run {e.run_id} [yellow]needs attention[/yellow]: {escape(str(d['message']))}"
-        if e.type in ("worker_took", "worker_error", "lease_lost"):
+        if e.type == "lease_lost":
+            return f"run {e.run_id} [red]lease lost[/red]: {escape(str(d.get('message', '')))}"
+        if e.type == "worker_took":
+            return f"worker took run {e.run_id} (owner {escape(str(d.get('owner')))})"
+        if e.type in ("worker_error",):
             return f"{e.type.replace('_', ' ')} {e.run_id}: {escape(str(d))}"
         return None
 

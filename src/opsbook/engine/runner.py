@@ -46,6 +46,10 @@ from opsbook.store import runs as q
 LEASE_ENV = "OPSBOOK_LEASE_SECONDS"
 CONCURRENCY_ENV = "OPSBOOK_CONCURRENCY"
 DONE = ("succeeded", "skipped")
+LOST = (
+    "another process took this run over (this one's lease expired or was taken);"
+    " this process stopped its steps and wrote nothing more"
+)
 
 Ask = Callable[[str, list[str], dict[str, Any]], Decision]
 """Asks a person about a gate: (step id, items, evidence) → decision."""
@@ -130,9 +134,9 @@ class Executor:
         heartbeat.start()
         try:
             return self._execute()
-        except LeaseLost as err:
-            self._emit("lease_lost", None, message=str(err))
-            return Outcome(self.run_id, "lease_lost", str(err))
+        except LeaseLost:
+            self._emit("lease_lost", None, message=LOST)
+            return Outcome(self.run_id, "lease_lost", LOST)
         finally:
             self.stop_heartbeat.set()
             for ctx in self.contexts.values():
@@ -175,7 +179,7 @@ class Executor:
             return self._rollback_and_finish(f"step {failed[0]} failed", aborted=False)
         failure = self._schedule()
         if self.lost.is_set():
-            raise LeaseLost("the lease on this run was lost", run=self.run_id)
+            raise LeaseLost(LOST, run=self.run_id)
         with self.store.begin() as conn:
             status = q.get_run(conn, self.run_id).status
         if status == "aborting" or self.abort.is_set():
@@ -412,7 +416,7 @@ class Executor:
             finally:
                 self.contexts.pop(step.id, None)
             if ctx.cancelled.is_set() and (self.lost.is_set()):
-                raise LeaseLost("the lease on this run was lost", run=self.run_id)
+                raise LeaseLost(LOST, run=self.run_id)
             last = result.ok or result.paused or n == step.retry.attempts - 1
             last = last or self.abort.is_set()
             self._finish_attempt(
