@@ -272,3 +272,31 @@ def test_an_executor_whose_lease_is_taken_stops_and_kills_its_step(
     assert not (root / "side.txt").exists()  # the step was killed; `next` never started
     assert step_status(store_url, run.id) == {"slow": "running", "next": "pending"}
     assert only_run(store_url).lease_owner == "thief"  # nothing written after the takeover
+
+
+HEARTBEAT = """\
+version: 1
+project: h
+environments: {local: {}}
+runbooks:
+  release:
+    steps:
+      - {id: long, run: 'touch started; while [ ! -f go ]; do sleep 0.05; done', timeout: 60s}
+"""
+
+
+@pytest.mark.store
+def test_the_heartbeat_keeps_a_live_run_from_being_taken_over(
+    tmp_path: Path, store_url: str
+) -> None:
+    root = project(tmp_path, HEARTBEAT)
+    proc = popen(root, store_url, "run", "release", "--env", "local", OPSBOOK_LEASE_SECONDS="2")
+    while not (root / "started").exists():
+        time.sleep(0.02)
+    time.sleep(3.0)  # longer than the lease: without a heartbeat it would have expired
+    run = only_run(store_url)
+    taken = cli(root, store_url, "resume", run.id)
+    assert taken.returncode == 2 and "is being executed by" in taken.stderr
+    (root / "go").write_text("")
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err

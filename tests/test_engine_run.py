@@ -280,3 +280,25 @@ def test_json_events_are_one_object_per_line(tmp_path: Path, store_url: str) -> 
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert events[0]["type"] == "run_started"
     assert events[-1]["type"] == "run_finished" and events[-1]["status"] == "succeeded"
+
+
+CHATTY = """\
+version: 1
+project: c
+environments: {local: {}}
+runbooks:
+  chatty:
+    steps:
+      - {id: talk, run: 'seq 1 20000; echo the-end'}
+"""
+
+
+def test_stored_output_is_capped_keeping_head_and_tail(tmp_path: Path, store_url: str) -> None:
+    root = project(tmp_path, CHATTY)
+    done = cli(root, store_url, "run", "chatty", "--env", "local", OPSBOOK_OUTPUT_CAP="2000")
+    assert done.returncode == 0
+    (attempt,) = rows(store_url, schema.attempts)
+    lines = attempt.output.splitlines()
+    assert lines[0] == "1" and lines[-1] == "the-end"
+    assert any(re.fullmatch(r"\[\.\.\. \d+ lines omitted \.\.\.\]", line) for line in lines)
+    assert len(attempt.output) <= 2100
