@@ -300,3 +300,34 @@ def test_the_heartbeat_keeps_a_live_run_from_being_taken_over(
     (root / "go").write_text("")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, out + err
+
+
+ABORTABLE = """\
+version: 1
+project: a
+environments: {local: {}}
+runbooks:
+  release:
+    steps:
+      - {id: deploy, run: echo deploy >> side.txt, rollback: echo undo >> side.txt}
+      - {id: long, run: 'touch started; sleep 30; echo late >> side.txt'}
+      - {id: after, run: echo after >> side.txt}
+"""
+
+
+@pytest.mark.store
+def test_abort_stops_a_run_another_process_is_executing(tmp_path: Path, store_url: str) -> None:
+    root = project(tmp_path, ABORTABLE)
+    proc = popen(root, store_url, "run", "release", "--env", "local")
+    while not (root / "started").exists():
+        time.sleep(0.02)
+    run = only_run(store_url)
+    asked = cli(root, store_url, "abort", run.id, OPSBOOK_OPERATOR="lead")
+    assert asked.returncode == 0, asked.stderr
+    assert "abort requested" in asked.stdout
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, out + err
+    assert (root / "side.txt").read_text().split() == ["deploy", "undo"]
+    run = only_run(store_url)
+    assert run.status == "aborted" and run.lock_key is None
+    assert "aborted by lead" in run.summary["reason"]

@@ -181,9 +181,10 @@ class Executor:
         if self.lost.is_set():
             raise LeaseLost(LOST, run=self.run_id)
         with self.store.begin() as conn:
-            status = q.get_run(conn, self.run_id).status
-        if status == "aborting" or self.abort.is_set():
-            return self._rollback_and_finish("aborted by an operator", aborted=True)
+            row = q.get_run(conn, self.run_id)
+        if row.status == "aborting" or self.abort.is_set():
+            reason = (row.summary or {}).get("reason", "aborted by an operator")
+            return self._rollback_and_finish(reason, aborted=True)
         if failure:
             return self._rollback_and_finish(failure, aborted=False)
         paused = [sid for sid in self.order if self.state[sid].status == "waiting"]
