@@ -331,3 +331,47 @@ def test_abort_stops_a_run_another_process_is_executing(tmp_path: Path, store_ur
     run = only_run(store_url)
     assert run.status == "aborted" and run.lock_key is None
     assert "aborted by lead" in run.summary["reason"]
+
+
+WAITING = """\
+version: 1
+project: d
+environments: {local: {}}
+runbooks:
+  release:
+    steps:
+      - {id: deploy, run: echo deploy >> side.txt}
+      - {id: soak, wait: 3s}
+      - {id: done, run: echo done >> side.txt}
+"""
+
+
+@pytest.mark.store
+def test_a_wait_survives_a_crash_with_its_deadline(tmp_path: Path, store_url: str) -> None:
+    root = project(tmp_path, WAITING)
+    proc = popen(root, store_url, "run", "release", "--env", "local")
+    wake_at = None
+    while wake_at is None:
+        found = runs(store_url)
+        if found:
+            wake_at = next(
+                (
+                    r.wake_at
+                    for r in rows(store_url, schema.steps, run_id=found[0].id)
+                    if r.step_id == "soak"
+                ),
+                None,
+            )
+        time.sleep(0.05)
+    crash(proc)
+    run = only_run(store_url)
+    while True:
+        done = cli(root, store_url, "resume", run.id)
+        if "is being executed by" not in done.stderr:
+            break
+        time.sleep(0.2)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (soak,) = [r for r in rows(store_url, schema.steps, run_id=run.id) if r.step_id == "soak"]
+    assert soak.wake_at == wake_at  # the deadline set before the crash, not a new one
+    assert soak.finished_at >= wake_at
+    assert (root / "side.txt").read_text().split() == ["deploy", "done"]
