@@ -302,3 +302,15 @@ def test_stored_output_is_capped_keeping_head_and_tail(tmp_path: Path, store_url
     assert lines[0] == "1" and lines[-1] == "the-end"
     assert any(re.fullmatch(r"\[\.\.\. \d+ lines omitted \.\.\.\]", line) for line in lines)
     assert len(attempt.output) <= 2100
+
+
+def test_a_run_resumes_with_the_spec_it_started_with(tmp_path: Path, store_url: str) -> None:
+    root = project(tmp_path, GATES)
+    assert cli(root, store_url, "run", "release", "--env", "local").returncode == 3
+    spec = root / "opsbook.yaml"
+    spec.write_text(spec.read_text().replace("echo deployed", "echo edited-later"))
+    run = only_run(store_url)
+    assert cli(root, store_url, "approve", run.id, "window").returncode == 0
+    assert cli(root, store_url, "resume", run.id).returncode == 0
+    assert (root / "log.txt").read_text() == "deployed\n"
+    assert "echo deployed" in only_run(store_url).spec_text
