@@ -65,32 +65,38 @@ def append(
     """
     # Taking the head row for update serialises appenders (a row lock on PostgreSQL; SQLite's
     # BEGIN IMMEDIATE already serialises writers).
-    head = conn.execute(
-        select(schema.chain.c.head_seq, schema.chain.c.head_hash)
-        .where(schema.chain.c.id == 1)
-        .with_for_update()
-    ).one()
+    head = conn.execute(_HEAD).one()
     seq = head.head_seq + 1
     when = time.time() if at is None else at
     payload = canonical(data or {})
     digest = event_hash(head.head_hash, seq, run_id, step_id, type_, when, actor, payload)
     conn.execute(
-        schema.events.insert().values(
-            seq=seq,
-            run_id=run_id,
-            step_id=step_id,
-            type=type_,
-            at=when,
-            actor=actor,
-            data=payload,
-            prev_hash=head.head_hash,
-            hash=digest,
-        )
+        _INSERT,
+        {
+            "seq": seq,
+            "run_id": run_id,
+            "step_id": step_id,
+            "type": type_,
+            "at": when,
+            "actor": actor,
+            "data": payload,
+            "prev_hash": head.head_hash,
+            "hash": digest,
+        },
     )
-    conn.execute(
-        update(schema.chain).where(schema.chain.c.id == 1).values(head_seq=seq, head_hash=digest)
-    )
+    conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": digest})
     return int(seq)
+
+
+# Built once: the engine appends two events per step, and building a statement costs more than
+# SQLite takes to run it (measured in bench/run_1000.py; see docs/performance.md).
+_HEAD = (
+    select(schema.chain.c.head_seq, schema.chain.c.head_hash)
+    .where(schema.chain.c.id == 1)
+    .with_for_update()
+)
+_INSERT = schema.events.insert()
+_MOVE_HEAD = update(schema.chain).where(schema.chain.c.id == 1)
 
 
 @dataclass
