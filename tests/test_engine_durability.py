@@ -375,3 +375,22 @@ def test_a_wait_survives_a_crash_with_its_deadline(tmp_path: Path, store_url: st
     assert soak.wake_at == wake_at  # the deadline set before the crash, not a new one
     assert soak.finished_at >= wake_at
     assert (root / "side.txt").read_text().split() == ["deploy", "done"]
+
+
+@pytest.mark.store
+def test_ctrl_c_kills_the_step_and_lets_go_of_the_run(tmp_path: Path, store_url: str) -> None:
+    import signal
+
+    root = project(tmp_path, UNSAFE)
+    proc = popen(root, store_url, "run", "release", "--env", "local")
+    while not (root / "started").exists():
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, out + err
+    assert "interrupted; steps in flight were killed" in out
+    run = only_run(store_url)
+    assert run.lease_owner is None and run.lock_key == "local"
+    done = cli(root, store_url, "resume", run.id)  # at once: no lease to wait for
+    assert done.returncode == 1 and "needs_attention" in done.stderr
+    assert step_status(store_url, run.id)["deploy"] == "interrupted"

@@ -114,6 +114,8 @@ class Display:
             color = "green" if status == "succeeded" else "red"
             message = escape(str(d.get("message", "")))
             return f"run {e.run_id} [bold {color}]{status}[/bold {color}]: {message}"
+        if e.type == "run_interrupted":
+            return f"run {e.run_id} [yellow]interrupted[/yellow]: {escape(str(d['message']))}"
         if e.type == "run_paused":
             return f"run {e.run_id} [cyan]paused[/cyan]: {escape(str(d.get('message', '')))}"
         if e.type == "run_needs_attention":

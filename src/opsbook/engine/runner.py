@@ -137,6 +137,8 @@ class Executor:
         except LeaseLost:
             self._emit("lease_lost", None, message=LOST)
             return Outcome(self.run_id, "lease_lost", LOST)
+        except KeyboardInterrupt:
+            return self._interrupted()
         finally:
             self.stop_heartbeat.set()
             for ctx in self.contexts.values():
@@ -852,6 +854,28 @@ class Executor:
             )
         self._emit("run_finished", None, status=status, message=message, summary=summary)
         return Outcome(self.run_id, status, message, summary)
+
+    def _interrupted(self) -> Outcome:
+        """Ctrl-C: kill the steps in flight and let go of the run, as a crash would but at once.
+
+        The lease is released so `opsbook resume` can continue without waiting for it to expire;
+        the steps that were running are treated like steps a crash interrupted.
+        """
+        self._cancel_all()
+        message = (
+            "interrupted; steps in flight were killed. Continue with"
+            f" `opsbook resume {self.run_id}` or stop with `opsbook abort {self.run_id}`"
+        )
+        try:
+            with self._txn() as conn:
+                q.set_run(conn, self.run_id, lease_owner=None, lease_expires_at=None)
+                chain.append(
+                    conn, "run_interrupted", run_id=self.run_id, actor=self.s.operator, data={}
+                )
+        except LeaseLost:
+            pass
+        self._emit("run_interrupted", None, message=message)
+        return Outcome(self.run_id, "interrupted", message)
 
     def _pause(self, gates: list[str]) -> Outcome:
         with self._txn() as conn:

@@ -9,7 +9,8 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ def run_shell(
     why: str | None = None
     exited_at: float | None = None
     pending = b""
-    with selectors.DefaultSelector() as selector:
+    with selectors.DefaultSelector() as selector, _killed_on_interrupt(proc):
         selector.register(fd, selectors.EVENT_READ)
         while True:
             if why is None and cancelled.is_set():
@@ -89,6 +90,16 @@ def run_shell(
     proc.stdout.close()
     code = proc.wait()
     return ShellResult(code, timed_out=why == "timeout", cancelled=why == "cancelled")
+
+
+@contextmanager
+def _killed_on_interrupt(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """Ctrl-C reaches opsbook, not the step (its own session): pass it on by killing the group."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        kill_group(proc)
+        raise
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:
