@@ -319,9 +319,10 @@ def work(
             took = True
             observer(RunEvent("worker_took", run_id, None, {"owner": owner}))
             try:
-                executed.append(
-                    Executor(_setup_for(store, run, owner, observer, False, None)).execute()
-                )
+                outcome = Executor(_setup_for(store, run, owner, observer, False, None)).execute()
+                executed.append(outcome)
+                if outcome.status == "interrupted":  # Ctrl-C stops the worker too
+                    return WorkerReport(executed)
             except LeaseLost as err:
                 executed.append(Outcome(run_id, "lease_lost", str(err)))
             except OpsbookError as err:
