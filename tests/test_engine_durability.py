@@ -394,3 +394,46 @@ def test_ctrl_c_kills_the_step_and_lets_go_of_the_run(tmp_path: Path, store_url:
     done = cli(root, store_url, "resume", run.id)  # at once: no lease to wait for
     assert done.returncode == 1 and "needs_attention" in done.stderr
     assert step_status(store_url, run.id)["deploy"] == "interrupted"
+
+
+TIMED = """\
+version: 1
+project: t
+environments: {local: {}}
+runbooks:
+  release:
+    steps:
+      - {id: deploy, run: echo deploy >> side.txt}
+      - {id: soak, wait: 4s}
+      - {id: done, run: echo done >> side.txt}
+"""
+
+
+@pytest.mark.store
+def test_a_worker_pauses_a_long_wait_and_continues_the_run_when_it_is_due(
+    tmp_path: Path, store_url: str
+) -> None:
+    root = project(tmp_path, TIMED)
+    proc = popen(root, store_url, "run", "release", "--env", "local")
+    while not [
+        r
+        for r in runs(store_url)
+        for s in rows(store_url, schema.steps, run_id=r.id)
+        if s.step_id == "soak" and s.wake_at
+    ]:
+        time.sleep(0.02)
+    crash(proc)  # the worker takes over from a dead process
+    short = {"OPSBOOK_WORKER_MAX_WAIT": "0.5"}
+    first = cli(root, store_url, "worker", "--once", "--poll", "0.2", **short)
+    while "worker took" not in first.stdout:  # the dead process's lease had not expired yet
+        time.sleep(0.2)
+        first = cli(root, store_url, "worker", "--once", "--poll", "0.2", **short)
+    assert "soak paused until" in first.stdout, first.stdout
+    run = only_run(store_url)
+    assert run.status == "waiting" and run.lease_owner is None
+    (soak,) = [s for s in rows(store_url, schema.steps, run_id=run.id) if s.step_id == "soak"]
+    time.sleep(max(0.0, soak.wake_at - time.time()) + 0.1)  # until the timer is due
+    second = cli(root, store_url, "worker", "--once", "--poll", "0.2", **short)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert only_run(store_url).status == "succeeded"
+    assert (root / "side.txt").read_text().split() == ["deploy", "done"]

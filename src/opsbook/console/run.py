@@ -26,6 +26,7 @@ _MARKS = {
     "step_attempt_failed": "[yellow]↻[/yellow]",
     "step_skipped": "[dim]–[/dim]",
     "gate_waiting": "[cyan]⏸[/cyan]",
+    "step_paused": "[cyan]⏸[/cyan]",
     "step_rolled_back": "[magenta]↶[/magenta]",
     "step_rollback_failed": "[red]↶✗[/red]",
 }
@@ -192,6 +193,7 @@ _STATES = {
     "step_attempt_failed": "[yellow]retrying[/yellow]",
     "step_skipped": "[dim]skipped[/dim]",
     "gate_waiting": "[cyan]waiting[/cyan]",
+    "step_paused": "[cyan]paused[/cyan]",
     "gate_asking": "[cyan]asking[/cyan]",
     "rollback_step_started": "[magenta]rolling back[/magenta]",
     "step_rolled_back": "[magenta]rolled back[/magenta]",

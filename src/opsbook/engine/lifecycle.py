@@ -9,6 +9,7 @@ stored, being secret).
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -219,6 +220,9 @@ def approve(
     return {"run": run_id, "step": step_id, "decision": decision, "operator": operator}
 
 
+WORKER_WAIT_ENV = "OPSBOOK_WORKER_MAX_WAIT"
+"""Seconds a worker waits in-process; a longer wait pauses the run until it is due (default 30)."""
+
 RESOLUTIONS = {"rerun": "pending", "skip": "skipped", "mark-done": "succeeded"}
 
 
@@ -311,15 +315,20 @@ def work(
             candidates = q.claimable_runs(conn, time.time())
         for run_id in candidates:
             owner = identity.new_owner()
+            statuses = ("running", "aborting", "rolling_back", "waiting")
             with store.begin() as conn:
-                if not q.acquire_lease(conn, run_id, owner, time.time(), lease_seconds()):
+                if not q.acquire_lease(conn, run_id, owner, time.time(), lease_seconds(), statuses):
                     continue  # another worker was faster
+                if q.get_run(conn, run_id).status == "waiting":  # a timer came due
+                    q.set_run(conn, run_id, status="running")
                 chain.append(conn, "run_leased", run_id=run_id, actor=owner, data={"by": "worker"})
                 run = q.get_run(conn, run_id)
             took = True
             observer(RunEvent("worker_took", run_id, None, {"owner": owner}))
             try:
-                outcome = Executor(_setup_for(store, run, owner, observer, False, None)).execute()
+                setup = _setup_for(store, run, owner, observer, False, None)
+                setup.pause_waits_over = float(os.environ.get(WORKER_WAIT_ENV, "30"))
+                outcome = Executor(setup).execute()
                 executed.append(outcome)
                 if outcome.status == "interrupted":  # Ctrl-C stops the worker too
                     return WorkerReport(executed)

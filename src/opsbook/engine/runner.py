@@ -96,6 +96,8 @@ class Setup:
     observer: Observer
     yes: bool = False
     ask: Ask | None = None
+    pause_waits_over: float | None = None
+    """Waits with more time left than this pause the run (workers); None waits in-process."""
 
 
 class Executor:
@@ -209,8 +211,8 @@ class Executor:
         attention: list[str] = []
         for sid in self.order:
             st = self.state[sid]
-            if st.status == "waiting":  # a gate: look again for an answer
-                self._set_step(sid, "pending", event="gate_rechecked")
+            if st.status == "waiting":  # a gate or a paused timer: look again
+                self._set_step(sid, "pending", event="step_rechecked")
             elif st.status in ("running", "interrupted"):
                 step = self.by_id[sid]
                 if get_kind(step.kind).safe_to_rerun or step.idempotent:
@@ -404,6 +406,7 @@ class Executor:
                 loaded=self.s.loaded,
                 decide=functools.partial(self._decide, step.id),
                 deadline=functools.partial(self._deadline, step.id),
+                extra={"pause_waits_over": self.s.pause_waits_over},
             )
             self.contexts[step.id] = ctx
             self._start_attempt(step, attempt, kind.describe(step.config, self._masked(render)))
@@ -536,7 +539,7 @@ class Executor:
             "data": self.masker.mask_data(result.data),
         }
         event = (
-            "gate_waiting"
+            ("gate_waiting" if step.kind == "gate" else "step_paused")
             if result.paused
             else (f"step_{attempt_status}" if final else "step_attempt_failed")
         )
@@ -877,17 +880,26 @@ class Executor:
         self._emit("run_interrupted", None, message=message)
         return Outcome(self.run_id, "interrupted", message)
 
-    def _pause(self, gates: list[str]) -> Outcome:
+    def _pause(self, paused: list[str]) -> Outcome:
+        gates = [sid for sid in paused if self.by_id[sid].kind == "gate"]
+        timers = [sid for sid in paused if sid not in gates]
         with self._txn() as conn:
             q.set_run(conn, self.run_id, status="waiting", lease_owner=None, lease_expires_at=None)
             chain.append(
-                conn, "run_paused", run_id=self.run_id, actor=self.s.operator, data={"gates": gates}
+                conn,
+                "run_paused",
+                run_id=self.run_id,
+                actor=self.s.operator,
+                data={"gates": gates, "timers": timers},
             )
-        message = "waiting for a human: " + "; ".join(
-            f"`opsbook approve {self.run_id} {g}` (or --reject)" for g in gates
-        )
-        self._emit("run_paused", None, gates=gates, message=message)
-        return Outcome(self.run_id, "waiting", message, waiting_on=gates)
+        parts = [f"`opsbook approve {self.run_id} {g}` (or --reject)" for g in gates]
+        parts += [
+            f"{sid} {self.state[sid].result.get('message', 'paused')}; a worker continues then"
+            for sid in timers
+        ]
+        message = ("waiting for a human: " if gates else "waiting: ") + "; ".join(parts)
+        self._emit("run_paused", None, gates=gates, timers=timers, message=message)
+        return Outcome(self.run_id, "waiting", message, waiting_on=paused)
 
     # ----- plumbing ------------------------------------------------------------------------
 

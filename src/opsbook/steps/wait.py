@@ -28,6 +28,13 @@ class WaitStep(StepKind):
         # left of it instead of starting over.
         wake_at = ctx.deadline(seconds) if ctx.deadline else time.time() + seconds
         remaining = wake_at - time.time()
+        longest = ctx.extra.get("pause_waits_over")
+        if longest is not None and remaining > float(longest):
+            # A worker does not sit on a long timer: the run pauses and is taken up when due.
+            when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(wake_at))
+            return StepResult(
+                ok=False, paused=True, message=f"paused until {when}", data={"wake_at": wake_at}
+            )
         if remaining > 0 and ctx.cancelled.wait(remaining):
             return StepResult(ok=False, message="cancelled")
         return StepResult(ok=True, data={"wake_at": wake_at})

@@ -223,13 +223,22 @@ def insert_approval(conn: Connection, **values: Any) -> None:
 
 
 def claimable_runs(conn: Connection, now: float) -> list[str]:
-    """Runs a worker may take over: running (or aborting) with no live lease, oldest first."""
+    """Runs a worker may take: running (or aborting) with no live lease, or paused on a timer
+    that is due; oldest first."""
+    timer_due = (
+        select(S.c.run_id)
+        .where(and_(S.c.run_id == R.c.id, S.c.status == "waiting", S.c.wake_at <= now))
+        .exists()
+    )
     rows = conn.execute(
         select(R.c.id)
         .where(
-            and_(
-                R.c.status.in_(("running", "aborting", "rolling_back")),
-                or_(R.c.lease_owner.is_(None), R.c.lease_expires_at < now),
+            or_(
+                and_(
+                    R.c.status.in_(("running", "aborting", "rolling_back")),
+                    or_(R.c.lease_owner.is_(None), R.c.lease_expires_at < now),
+                ),
+                and_(R.c.status == "waiting", timer_due),
             )
         )
         .order_by(R.c.created_at)
