@@ -27,18 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from opsbook import environ
+from opsbook.engine import rollback
 from opsbook.engine.observe import Observer, RunEvent
 from opsbook.engine.output import CappedOutput
 from opsbook.errors import LeaseLost, OpsbookError
 from opsbook.masking import Masker
-from opsbook.plan import changes_things, expression_context
+from opsbook.plan import expression_context
 from opsbook.spec import expressions as ex
 from opsbook.spec.loader import LoadedSpec
 from opsbook.spec.models import Runbook, Step
 from opsbook.spec.validate import dependencies
 from opsbook.steps.base import Decision, StepContext, StepResult
 from opsbook.steps.registry import get_kind
-from opsbook.steps.run import run_shell
 from opsbook.store import Store
 from opsbook.store import events as chain
 from opsbook.store import runs as q
@@ -679,7 +679,7 @@ class Executor:
                 data={"reason": self.masker(reason)},
             )
         self._emit("rollback_started", None, reason=self.masker(reason))
-        summary = self._rollback()
+        summary = rollback.undo(self)
         summary["reason"] = self.masker(reason)
         if aborted:
             status = "aborted"
@@ -687,148 +687,7 @@ class Executor:
             status = "failed"
         else:
             status = "rolled_back"
-        return self._finish(status, self._rollback_message(reason, summary), summary)
-
-    def _rollback(self) -> dict[str, Any]:
-        done = [
-            sid for sid in self.order if self.state[sid].status in ("succeeded", "rolling_back")
-        ]
-        done.sort(key=lambda sid: self.state[sid].finished_at or 0.0, reverse=True)
-        summary: dict[str, Any] = {
-            "rolled_back": [sid for sid in self.order if self.state[sid].status == "rolled_back"],
-            "no_rollback": [],
-            "not_rolled_back": [],
-            "stopped_at": None,
-            "rollback_failed": None,
-            "interrupted": [
-                sid for sid in self.order if self.state[sid].status in ("running", "interrupted")
-            ],
-        }
-
-        def mattering(sids: list[str]) -> list[str]:
-            # Read-only steps (checks, lint) have nothing to undo: leave them out of the report.
-            return [s for s in sids if changes_things(self.by_id[s]) or self.by_id[s].rollback]
-
-        for i, sid in enumerate(done):
-            step = self.by_id[sid]
-            st = self.state[sid]
-            if st.result.get("irreversible"):
-                summary["stopped_at"] = sid
-                summary["not_rolled_back"] = mattering(done[i:])
-                self._emit(
-                    "rollback_stopped",
-                    sid,
-                    reason="irreversible",
-                    not_rolled_back=summary["not_rolled_back"],
-                )
-                break
-            if not step.rollback:
-                if changes_things(step):
-                    summary["no_rollback"].append(sid)
-                continue
-            if not self._rollback_step(step):
-                summary["rollback_failed"] = sid
-                summary["not_rolled_back"] = mattering(done[i:])
-                break
-            summary["rolled_back"].append(sid)
-        return summary
-
-    def _rollback_step(self, step: Step) -> bool:
-        render = self._renderer()
-
-        assert step.rollback is not None
-        command = render(step.rollback)
-        output = CappedOutput()
-        now = time.time()
-        with self._txn(now) as conn:
-            attempt = q.next_attempt(conn, self.run_id, step.id, "rollback")
-            q.set_step(conn, self.run_id, step.id, status="rolling_back")
-            q.insert_attempt(
-                conn,
-                run_id=self.run_id,
-                step_id=step.id,
-                phase="rollback",
-                attempt=attempt,
-                status="running",
-                started_at=now,
-                owner=self.s.owner,
-            )
-            chain.append(
-                conn,
-                "rollback_step_started",
-                run_id=self.run_id,
-                step_id=step.id,
-                actor=self.s.operator,
-                data={"command": self.masker(command)},
-            )
-        self.state[step.id].status = "rolling_back"
-        self._emit("rollback_step_started", step.id, action=self.masker(command))
-        env = self._process_env(step, render)
-        env["OPSBOOK_OUTPUT"] = str(self.workdir / f"{step.id}.rollback.out")
-        cwd = self.s.loaded.root / step.dir if step.dir else self.s.loaded.root
-        result = run_shell(
-            command,
-            cwd=cwd,
-            env=env,
-            log=self._logger(step.id, output),
-            timeout=step.timeout,
-            cancelled=threading.Event(),
-        )
-        ok = result.exit_code == 0 and not result.timed_out
-        status = "rolled_back" if ok else "rollback_failed"
-        end = time.time()
-        with self._txn(end) as conn:
-            q.finish_attempt(
-                conn,
-                self.run_id,
-                step.id,
-                "rollback",
-                attempt,
-                status="succeeded" if ok else "failed",
-                finished_at=end,
-                exit_code=result.exit_code,
-                output=output.text(),
-            )
-            q.set_step(conn, self.run_id, step.id, status=status)
-            chain.append(
-                conn,
-                f"step_{status}",
-                run_id=self.run_id,
-                step_id=step.id,
-                actor=self.s.operator,
-                data={"exit_code": result.exit_code},
-            )
-        self.state[step.id].status = status
-        self._emit(
-            f"step_{status}",
-            step.id,
-            duration=end - now,
-            exit_code=result.exit_code,
-            tail=output.tail(5),
-        )
-        return ok
-
-    @staticmethod
-    def _rollback_message(reason: str, summary: dict[str, Any]) -> str:
-        parts = [reason]
-        if summary["rolled_back"]:
-            parts.append("rolled back: " + ", ".join(summary["rolled_back"]))
-        if summary["stopped_at"]:
-            parts.append(
-                f"NOT rolled back past irreversible step {summary['stopped_at']}:"
-                f" {', '.join(summary['not_rolled_back'])} stay done; roll forward (fix and run"
-                " again) instead"
-            )
-        if summary["rollback_failed"]:
-            parts.append(
-                f"rollback of {summary['rollback_failed']} failed; not rolled back: "
-                + ", ".join(summary["not_rolled_back"])
-            )
-        if summary["no_rollback"]:
-            parts.append("no rollback defined for: " + ", ".join(summary["no_rollback"]))
-        if summary.get("interrupted"):
-            parts.append("interrupted, state unknown: " + ", ".join(summary["interrupted"]))
-        return "; ".join(parts)
+        return self._finish(status, rollback.message(reason, summary), summary)
 
     # ----- endings -------------------------------------------------------------------------
 
