@@ -220,3 +220,19 @@ def test_check_all_runs_every_check(project: Project) -> None:
     everything = result.stdout + result.stderr + text.stdout + text.stderr
     assert not [v for v in project.planted if v in everything]
     assert "✗ check all failed (environment production)" in text.stdout
+
+
+def test_environment_vars_are_not_reported_as_undeclared(tmp_path: Path) -> None:
+    """vars are declared in opsbook.yaml itself; only strays from env files are undeclared."""
+    from opsbook.spec.loader import load_spec
+
+    (tmp_path / "opsbook.yaml").write_text(
+        "version: 1\nproject: p\n"
+        "environments:\n  local:\n    env_file: .env\n    vars: {BASE_URL: 'http://127.0.0.1:1'}\n"
+        "env:\n  TOKEN: {required: true, secret: true}\n"
+        "runbooks:\n  r:\n    steps:\n      - {id: env, check: env}\n"
+    )
+    (tmp_path / ".env").write_text("TOKEN=abcdefgh\nSTRAY=1\n")
+    report = check_env(load_spec(tmp_path / "opsbook.yaml"), "local", process_env={})
+    undeclared = [f.variable for f in report.findings if f.code == "undeclared"]
+    assert undeclared == ["STRAY"]

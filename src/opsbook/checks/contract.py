@@ -121,6 +121,8 @@ def _display(loaded: LoadedSpec, eff: Effective) -> str:
 def _status(report: EnvReport, eff: Effective, name: str, decl: EnvVar | None) -> Status:
     value = eff.values.get(name)
     source = eff.sources.get(name)
+    if decl is None and source == "vars":
+        return "set"  # vars are declared in opsbook.yaml itself: configuration, not a stray
     if decl is None:
         report.add(
             "warning",
