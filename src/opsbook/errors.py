@@ -21,7 +21,7 @@ and never escape as tracebacks.
     ├── LeaseLost                   exit 1   this process lost the lease on a run (fencing)
     ├── RunFailed                   exit 1   a run ended failed, rolled back or needs attention
     ├── WaitingForHuman             exit 3   a run paused at a gate with nobody to answer
-    ├── DatabaseError               exit 1   the app's database (database:) is unreachable or refused
+    ├── DatabaseError               exit 1   the app's database (database:) is unreachable/refused
     │   └── MigrationFailed         exit 1   a migration failed: file, statement, server message
     └── CheckFailed                 exit 1   a check command found problems
 """

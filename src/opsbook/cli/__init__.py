@@ -7,11 +7,14 @@ Exit codes: 0 success, 1 a run or check failed, 2 invalid input or usage, 3 wait
 
 from __future__ import annotations
 
-import opsbook.cli.check_cmds  # noqa: F401  (registers `opsbook check ...`)
-from opsbook.cli import audit_cmds, spec_cmds  # noqa: F401  (registers commands)
-from opsbook.cli import db_cmds  # noqa: F401  (registers commands)
-from opsbook.cli import import_cmds  # noqa: F401  (registers import, init)
-from opsbook.cli import run_cmds  # noqa: F401  (registers run, approve, resume, abort, ...)
+from opsbook.cli import (  # noqa: F401  (importing a module registers its commands)
+    audit_cmds,
+    check_cmds,
+    db_cmds,
+    import_cmds,
+    run_cmds,
+    spec_cmds,
+)
 from opsbook.cli.app import app
 
 __all__ = ["app", "main"]

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from opsbook.cli.app import app
+from opsbook.cli.common import project_store
 from opsbook.cli.options import Json, SpecFile, StoreUrl
-from opsbook.store import Store, open_store
-
-
-def project_store(file: Path | None, url: str | None) -> Store:
-    """The store of the project (beside its opsbook.yaml) unless a URL is given."""
-    if url:
-        return open_store(url)
-    from opsbook.spec.loader import find_spec
-
-    spec_path = file if file is not None else find_spec()
-    root = spec_path.parent if spec_path.suffix in (".yaml", ".yml") else spec_path
-    return open_store(root=root.resolve())
-
 
 Limit = Annotated[int, typer.Option("--limit", "-n", help="At most this many rows.")]
 
@@ -42,7 +29,7 @@ def runs(
     from opsbook.history import list_runs
 
     rows = list_runs(
-        project_store(file, store), environment=env, runbook=runbook, status=status, limit=limit
+        project_store(store, file), environment=env, runbook=runbook, status=status, limit=limit
     )
     if json:
         print_json([vars(r) for r in rows])
@@ -62,7 +49,7 @@ def show(
     from opsbook.console.audit import show_detail
     from opsbook.history import show_run
 
-    detail = show_run(project_store(file, store), run)
+    detail = show_run(project_store(store, file), run)
     if json:
         print_json(detail)
     else:
@@ -82,7 +69,7 @@ def releases(
     from opsbook.console.audit import show_releases
     from opsbook.history import release_log
 
-    rows = release_log(project_store(file, store), environment=env, limit=limit)
+    rows = release_log(project_store(store, file), environment=env, limit=limit)
     if json:
         print_json([{k: v for k, v in vars(r).items() if k != "spec_text"} for r in rows])
     else:
@@ -97,7 +84,7 @@ def verify_log(json: Json = False, file: SpecFile = None, store: StoreUrl = None
     from opsbook.errors import CheckFailed
     from opsbook.history import verify_log as verify
 
-    report = verify(project_store(file, store))
+    report = verify(project_store(store, file))
     if json:
         print_json({"ok": report.ok, "checked": report.checked, "problems": report.problems})
     else:

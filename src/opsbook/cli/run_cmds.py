@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from opsbook.cli.app import app
+from opsbook.cli.common import project_store
 from opsbook.cli.options import EnvName, Json, Params, SpecFile, StoreUrl
-
-if TYPE_CHECKING:
-    from opsbook.store import Store
 
 Yes = Annotated[
     bool,
     typer.Option("--yes", "-y", help="Approve gates of unprotected environments without asking."),
 ]
-
-
-def _store(url: str | None, root: Path | None = None) -> Store:
-    """The store: --store / $OPSBOOK_DATABASE_URL, else SQLite beside the nearest opsbook.yaml."""
-    from opsbook.errors import SpecNotFound
-    from opsbook.spec.loader import find_spec
-    from opsbook.store import open_store
-
-    if root is None:
-        try:
-            root = find_spec().parent
-        except SpecNotFound:
-            root = Path.cwd()
-    return open_store(url, root=root)
 
 
 @app.command()
@@ -52,7 +36,7 @@ def run(
     loaded = load_spec(file)
     with display_for(json) as display:
         outcome = start_run(
-            _store(store, loaded.root),
+            project_store(store, root=loaded.root),
             loaded,
             runbook,
             env,
@@ -69,6 +53,7 @@ def resume(
     run_id: Annotated[str, typer.Argument(metavar="RUN")],
     yes: Yes = False,
     json: Json = False,
+    file: SpecFile = None,
     store: StoreUrl = None,
 ) -> None:
     """Continue a run nobody is executing (interrupted, approved, resolved)."""
@@ -77,7 +62,7 @@ def resume(
 
     with display_for(json) as display:
         outcome = resume_run(
-            _store(store), run_id, yes=yes, ask=display.ask, observer=display.observe
+            project_store(store, file), run_id, yes=yes, ask=display.ask, observer=display.observe
         )
     raise_for_outcome(outcome)
 
@@ -88,6 +73,7 @@ def approve(
     step: str,
     note: Annotated[str, typer.Option("--note", help="Why; stored with the decision.")] = "",
     reject: Annotated[bool, typer.Option("--reject", help="Reject the gate instead.")] = False,
+    file: SpecFile = None,
     store: StoreUrl = None,
 ) -> None:
     """Answer a gate of a paused run; then `opsbook resume RUN` (or a worker) continues it."""
@@ -97,7 +83,12 @@ def approve(
 
     show_decision(
         approve_gate(
-            _store(store), run_id, step, operator=operator(Path.cwd()), note=note, reject=reject
+            project_store(store, file),
+            run_id,
+            step,
+            operator=operator(Path.cwd()),
+            note=note,
+            reject=reject,
         )
     )
 
@@ -106,6 +97,7 @@ def approve(
 def abort(
     run_id: Annotated[str, typer.Argument(metavar="RUN")],
     json: Json = False,
+    file: SpecFile = None,
     store: StoreUrl = None,
 ) -> None:
     """Stop a run cleanly and roll back its completed steps (never past an irreversible one)."""
@@ -115,7 +107,10 @@ def abort(
 
     with display_for(json) as display:
         outcome = abort_run(
-            _store(store), run_id, operator=operator(Path.cwd()), observer=display.observe
+            project_store(store, file),
+            run_id,
+            operator=operator(Path.cwd()),
+            observer=display.observe,
         )
     display.outcome(outcome)
 
@@ -129,6 +124,7 @@ def resolve(
     mark_done: Annotated[
         bool, typer.Option("--mark-done", help="Count it done (you checked it finished).")
     ] = False,
+    file: SpecFile = None,
     store: StoreUrl = None,
 ) -> None:
     """Decide about a step a crash interrupted (run in needs_attention)."""
@@ -142,7 +138,7 @@ def resolve(
     ]
     if len(chosen) != 1:
         raise UsageError("choose exactly one of --rerun, --skip, --mark-done")
-    resolve_step(_store(store), run_id, step, chosen[0], operator=operator(Path.cwd()))
+    resolve_step(project_store(store, file), run_id, step, chosen[0], operator=operator(Path.cwd()))
     info(f"run {run_id} step {step}: {chosen[0]}; continue with `opsbook resume {run_id}`")
 
 
@@ -151,6 +147,7 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="Stop when no run is left to take.")] = False,
     poll: Annotated[float, typer.Option("--poll", help="Seconds between looks.")] = 2.0,
     json: Json = False,
+    file: SpecFile = None,
     store: StoreUrl = None,
 ) -> None:
     """Take over runs whose lease expired, or that were approved or resolved, and continue them."""
@@ -158,4 +155,4 @@ def worker(
     from opsbook.engine import work
 
     with display_for(json, interactive=False) as display:
-        work(_store(store), once=once, poll=poll, observer=display.observe)
+        work(project_store(store, file), once=once, poll=poll, observer=display.observe)

@@ -7,6 +7,7 @@ Library code returns data; the CLI hands it to a function here. Output meant for
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -14,8 +15,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Piped output (CI logs, `| less`) gets a wide page instead of Rich's 80 columns, so tables of
+# runs and releases stay one line per row; $COLUMNS still wins.
+_PIPE_WIDTH = None if "COLUMNS" in os.environ else 160
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
+err = Console(
+    stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else _PIPE_WIDTH
+)
 
 __all__ = ["Table", "err", "error", "escape", "info", "is_terminal", "out", "print_json", "warn"]
 
