@@ -173,3 +173,23 @@ def test_opsbook_run_migrates_end_to_end(tmp_path: Path, fresh_pg_url: str) -> N
         (run_id,)
     ]
     assert SECRET not in (root / ".opsbook" / "state.db").read_bytes().decode(errors="replace")
+
+
+def test_a_failure_after_migrate_restores_the_snapshot_through_opsbook_run(
+    tmp_path: Path, fresh_pg_url: str
+) -> None:
+    """restore_on_rollback makes the engine call the kind's own rollback when a later step fails."""
+    root = make_project(tmp_path / "p", fresh_pg_url, extra="  restore_on_rollback: true")
+    spec = (root / "opsbook.yaml").read_text()
+    (root / "opsbook.yaml").write_text(spec + "      - {id: smoke, run: 'exit 3'}\n")
+    (root / "migrations" / "001_t.sql").write_text(
+        "CREATE TABLE t (id int, legacy text);\nALTER TABLE t ENABLE ROW LEVEL SECURITY;\n"
+        "INSERT INTO t VALUES (1, 'keep me');\n"
+    )
+    plan = json.loads(run_cli("plan", "release", "--env", "local", "--json", cwd=root).stdout)
+    assert plan["steps"][0]["rollback"] == "built-in (migrate)"
+    result = run_cli("run", "release", "--env", "local", cwd=root)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "rolled back: migrate" in result.stdout + result.stderr
+    assert _rows(fresh_pg_url, "SELECT to_regclass('public.t') IS NULL") == [(True,)]
+    assert SECRET not in result.stdout + result.stderr

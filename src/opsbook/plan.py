@@ -230,7 +230,13 @@ def make_plan(
                 needs=deps[step.id],
                 action=kind.describe(step.config, render),
                 changes_things=changes_things(step),
-                rollback=render(step.rollback) if step.rollback else None,
+                rollback=render(step.rollback)
+                if step.rollback
+                else (
+                    f"built-in ({step.kind})"
+                    if kind.can_roll_back(step.config, loaded.spec)
+                    else None
+                ),
                 irreversible=kind.is_irreversible(step.config, step, loaded.root, loaded.spec),
                 gate=[
                     render(i)

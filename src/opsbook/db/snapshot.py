@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from opsbook.db.history import SCHEMA as HISTORY_SCHEMA
 from opsbook.db.target import Target
 from opsbook.errors import DatabaseError, UsageError
 
@@ -53,15 +54,21 @@ def _conninfo_and_env(target: Target) -> tuple[str, dict[str, str]]:
     return make_conninfo(**params), env
 
 
-def _run(target: Target, argv: list[str], what: str) -> None:
+def _run(
+    target: Target, argv: list[str], what: str, *, connect: bool = True, input: str | None = None
+) -> str:
+    """Run a PostgreSQL client tool (connected to the target unless ``connect`` is False)."""
     conninfo, env = _conninfo_and_env(target)
-    argv = [*argv, f"--dbname={conninfo}"]
+    if connect:
+        argv = [*argv, f"--dbname={conninfo}"]
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, env=env, check=False, input=input
+        )
     except OSError as err:
         raise DatabaseError(f"cannot run {argv[0]}: {err}") from None
     if proc.returncode == 0:
-        return
+        return proc.stdout
     stderr = target.mask(proc.stderr.strip())
     mismatch = _MISMATCH.search(stderr)
     if mismatch:
@@ -92,20 +99,34 @@ def take_snapshot(target: Target, label: str) -> Path:
 
 
 def restore_snapshot(target: Target, path: Path) -> None:
-    """Restore a snapshot over the database (objects it holds are dropped and recreated)."""
+    """Put the migrated schemas back exactly as snapshotted, in one transaction.
+
+    ``pg_restore --clean`` drops only the objects a snapshot holds, so a table that a later
+    migration created would survive it. The schemas opsbook migrates (``database.schemas``) and
+    its history schema are therefore dropped first, in the same transaction as the restore
+    (``psql --single-transaction``): a failure leaves the database as it was.
+    """
     if not path.is_file():
         raise UsageError(
             f"snapshot {path} does not exist", hint="pass a path printed by db migrate"
         )
+    script = _run(
+        target,
+        [_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--file=-", str(path)],
+        "restore (pg_restore)",
+        connect=False,
+    )
+    schemas = list(dict.fromkeys([*target.config.schemas, HISTORY_SCHEMA]))
+    prelude = "".join(f"DROP SCHEMA IF EXISTS {_quote(s)} CASCADE;\n" for s in schemas)
+    if "public" in schemas:
+        prelude += "CREATE SCHEMA public;\n"
     _run(
         target,
-        [
-            _tool("pg_restore"),
-            "--clean",
-            "--if-exists",
-            "--single-transaction",
-            "--no-owner",
-            str(path),
-        ],
-        "restore (pg_restore)",
+        [_tool("psql"), "--no-psqlrc", "--quiet", "--single-transaction", "-v", "ON_ERROR_STOP=1"],
+        "restore (psql)",
+        input=prelude + script,
     )
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

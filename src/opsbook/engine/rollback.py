@@ -12,8 +12,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from opsbook.engine.output import CappedOutput
+from opsbook.errors import OpsbookError
 from opsbook.plan import changes_things
 from opsbook.spec.models import Step
+from opsbook.steps.base import StepContext, StepResult
+from opsbook.steps.registry import get_kind
 from opsbook.steps.run import run_shell
 from opsbook.store import events as chain
 from opsbook.store import runs as q
@@ -54,7 +57,9 @@ def undo(ex: Executor) -> dict[str, Any]:
                 not_rolled_back=summary["not_rolled_back"],
             )
             break
-        if not step.rollback:
+        if not step.rollback and not get_kind(step.kind).can_roll_back(
+            step.config, ex.s.loaded.spec
+        ):
             if changes_things(step):
                 summary["no_rollback"].append(sid)
             continue
@@ -67,11 +72,10 @@ def undo(ex: Executor) -> dict[str, Any]:
 
 
 def rollback_step(ex: Executor, step: Step) -> bool:
-    """Run one step's rollback command, checkpointed like a step; True when it worked."""
+    """Run one step's rollback (its command, or its kind's own), checkpointed like a step."""
     render = ex._renderer()
-
-    assert step.rollback is not None
-    command = render(step.rollback)
+    kind = get_kind(step.kind)
+    command = render(step.rollback) if step.rollback else f"built-in {kind.name} rollback"
     output = CappedOutput()
     now = time.time()
     with ex._txn(now) as conn:
@@ -99,16 +103,43 @@ def rollback_step(ex: Executor, step: Step) -> bool:
     ex._emit("rollback_step_started", step.id, action=ex.masker(command))
     env = ex._process_env(step, render)
     env["OPSBOOK_OUTPUT"] = str(ex.workdir / f"{step.id}.rollback.out")
-    cwd = ex.s.loaded.root / step.dir if step.dir else ex.s.loaded.root
-    result = run_shell(
-        command,
-        cwd=cwd,
-        env=env,
-        log=ex._logger(step.id, output),
-        timeout=step.timeout,
-        cancelled=threading.Event(),
-    )
-    ok = result.exit_code == 0 and not result.timed_out
+    if step.rollback:
+        cwd = ex.s.loaded.root / step.dir if step.dir else ex.s.loaded.root
+        result = run_shell(
+            command,
+            cwd=cwd,
+            env=env,
+            log=ex._logger(step.id, output),
+            timeout=step.timeout,
+            cancelled=threading.Event(),
+        )
+        exit_code: int | None = result.exit_code
+        ok = result.exit_code == 0 and not result.timed_out
+    else:
+        ctx = StepContext(
+            run_id=ex.run_id,
+            step=step,
+            spec=ex.s.loaded.spec,
+            environment=ex.s.effective.name,
+            operator=ex.s.operator,
+            attempt=attempt,
+            root=ex.s.loaded.root,
+            env=dict(env),
+            render=render,
+            log=ex._logger(step.id, output),
+            timeout=step.timeout,
+            secrets=tuple(ex.masker.secrets),
+            loaded=ex.s.loaded,
+        )
+        try:
+            undone = kind.rollback(
+                ctx, step.config, dict(ex.state[step.id].result.get("data") or {})
+            )
+        except OpsbookError as err:
+            undone = StepResult(ok=False, message=str(err))
+        if undone.message:
+            ctx.log(undone.message)
+        exit_code, ok = undone.exit_code, undone.ok
     status = "rolled_back" if ok else "rollback_failed"
     end = time.time()
     with ex._txn(end) as conn:
@@ -120,7 +151,7 @@ def rollback_step(ex: Executor, step: Step) -> bool:
             attempt,
             status="succeeded" if ok else "failed",
             finished_at=end,
-            exit_code=result.exit_code,
+            exit_code=exit_code,
             output=output.text(),
         )
         q.set_step(conn, ex.run_id, step.id, status=status)
@@ -130,14 +161,14 @@ def rollback_step(ex: Executor, step: Step) -> bool:
             run_id=ex.run_id,
             step_id=step.id,
             actor=ex.s.operator,
-            data={"exit_code": result.exit_code},
+            data={"exit_code": exit_code},
         )
     ex.state[step.id].status = status
     ex._emit(
         f"step_{status}",
         step.id,
         duration=end - now,
-        exit_code=result.exit_code,
+        exit_code=exit_code,
         tail=output.tail(5),
     )
     return ok

@@ -119,6 +119,14 @@ class StepKind(ABC):
         """Whether the step cannot be rolled back (its ``irreversible`` field, or the kind)."""
         return step.irreversible
 
+    def can_roll_back(self, config: Any, spec: Spec) -> bool:
+        """Whether the kind undoes its own work (used when the step has no ``rollback:``)."""
+        return False
+
+    def rollback(self, ctx: StepContext, config: Any, data: dict[str, Any]) -> StepResult:
+        """Undo what ``execute`` did; ``data`` is the ``StepResult.data`` it returned."""
+        return StepResult(ok=False, message=f"{self.name} steps have no built-in rollback")
+
     @abstractmethod
     def execute(self, ctx: StepContext, config: Any) -> StepResult:
         """Do the step's work once and say how it went."""

@@ -114,6 +114,9 @@ class MigrateStep(StepKind):
             data={"snapshot": result.snapshot, **result.to_dict()},
         )
 
+    def can_roll_back(self, config: Any, spec: Spec) -> bool:
+        return spec.database is not None and spec.database.restore_on_rollback
+
     def rollback(self, ctx: StepContext, config: Any, data: dict[str, Any]) -> StepResult:
         """Restore the snapshot the step took, when ``database.restore_on_rollback`` is true."""
         from opsbook.db.snapshot import restore_snapshot
