@@ -269,6 +269,10 @@ def test_yes_approves_gates_but_never_in_a_protected_environment(
     prod = cli(root, store_url, "run", "release", "--env", "production", "--yes")
     assert prod.returncode == 3
     assert re.search(r"opsbook approve \S+ window", prod.stderr)
+    # a protected environment shows the plan before anything runs
+    assert prod.stdout.index("environment production (protected)") < prod.stdout.index("started")
+    assert "gates a human must answer: window" in prod.stdout
+    assert "(protected)" not in local.stdout
 
 
 def test_json_events_are_one_object_per_line(tmp_path: Path, store_url: str) -> None:

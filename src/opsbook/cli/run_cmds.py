@@ -28,19 +28,25 @@ def run(
     store: StoreUrl = None,
 ) -> None:
     """Run a runbook durably: exit 0 done, 1 failed, 3 waiting for a human, 4 env locked."""
+    from opsbook.console.plan import show_plan
     from opsbook.console.run import display_for
     from opsbook.engine import raise_for_outcome, start_run
-    from opsbook.plan import parse_param_args
+    from opsbook.environ import get_environment
+    from opsbook.plan import make_plan, parse_param_args
     from opsbook.spec.loader import load_spec
 
     loaded = load_spec(file)
+    params = parse_param_args(param or [])
+    if not json and get_environment(loaded, env).protected:
+        # A protected environment shows what will happen before anything does (DESIGN.md).
+        show_plan(make_plan(loaded, runbook, env, params))
     with display_for(json) as display:
         outcome = start_run(
             project_store(store, root=loaded.root),
             loaded,
             runbook,
             env,
-            parse_param_args(param or []),
+            params,
             yes=yes,
             ask=display.ask,
             observer=display.observe,
