@@ -65,6 +65,7 @@ class Config:
         self.db_path = db if db.is_absolute() else Path.cwd() / db
         self.version = environ.get("SHOP_VERSION") or _version_file(home) or "dev"
         self.simulate = _parse_simulate(environ.get("SHOP_SIMULATE", ""))
+        self.quiet = environ.get("SHOP_QUIET") == "1"  # the unit tests' servers log nothing
 
     def is_set(self, name: str) -> bool:
         return bool(self.environ.get(name, "").strip())
@@ -156,7 +157,8 @@ def make_server(config: Config, port: int | None = None) -> ThreadingHTTPServer:
 
         def log_message(self, format: str, *args: Any) -> None:
             # Request lines only (method, path, status): no headers, no bodies, no secrets.
-            sys.stderr.write(f"shop {config.version}: {format % args}\n")
+            if not config.quiet:
+                sys.stderr.write(f"shop {config.version}: {format % args}\n")
 
     return ThreadingHTTPServer(("127.0.0.1", config.port if port is None else port), Handler)
 

@@ -27,7 +27,8 @@ class ShopTestCase(unittest.TestCase):
         self.tmp = tempfile.TemporaryDirectory()
         self.db = Path(self.tmp.name) / "shop.db"
         shopdb.migrate(self.db, MIGRATIONS)
-        env = {"DATABASE_PATH": str(self.db), "SHOP_VERSION": "7", **self.environ}
+        env = {"DATABASE_PATH": str(self.db), "SHOP_VERSION": "7", "SHOP_QUIET": "1"}
+        env.update(self.environ)
         self.server = server.make_server(server.Config(env), port=0)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
