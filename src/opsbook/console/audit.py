@@ -43,7 +43,9 @@ def _duration(row: RunSummary) -> str:
 def _table(*columns: str) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        # ids and times are read whole or not at all
+        fixed = column in ("run", "date", "started", "step", "git", "outcome", "status")
+        table.add_column(column, overflow="fold", no_wrap=fixed)
     return table
 
 

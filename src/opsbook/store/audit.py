@@ -112,7 +112,20 @@ def run_detail(conn: Connection, run_id: str) -> dict[str, Any]:
     """Everything recorded about a run: steps, attempts, outputs, approvals, events."""
     full = resolve_run_id(conn, run_id)
     run = conn.execute(select(schema.runs).where(schema.runs.c.id == full)).one()
-    steps = conn.execute(select(schema.steps).where(schema.steps.c.run_id == full)).mappings().all()
+    steps = (
+        conn.execute(
+            select(schema.steps)
+            .where(schema.steps.c.run_id == full)
+            # in the order they ran; steps that never started (skipped, pending) last
+            .order_by(
+                schema.steps.c.started_at.is_(None),
+                schema.steps.c.started_at,
+                schema.steps.c.step_id,
+            )
+        )
+        .mappings()
+        .all()
+    )
     attempts = (
         conn.execute(
             select(schema.attempts)
