@@ -153,3 +153,14 @@ def test_verify_log_cli_detects_a_hand_edited_row(
     bad = run_cli("verify-log", "--store", store_url, cwd=tmp_path)
     assert bad.returncode == 1
     assert "event 2" in bad.stderr and "edited" in bad.stderr
+
+
+def test_unreachable_store_is_one_clear_line_without_the_password(tmp_path: Path) -> None:
+    (tmp_path / "opsbook.yaml").write_text("version: 1\nproject: p\n")
+    result = run_cli(
+        "runs", cwd=tmp_path, env={"OPSBOOK_DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"}
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: store unavailable (postgresql://u:***@127.0.0.1:1/x)")
+    assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

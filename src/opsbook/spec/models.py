@@ -34,6 +34,15 @@ def _compile(pattern: str | None) -> str | None:
     return pattern
 
 
+def _text(value: Any) -> Any:
+    """YAML reads `default: 8081` or `default: true` as numbers and booleans; keep them as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
 class Environment(Model):
     """Where a runbook runs: its env file, plain variables, and whether it is protected."""
 
@@ -55,15 +64,7 @@ class EnvVar(Model):
     example: str | None = None
 
     _check_pattern = field_validator("pattern")(_compile)
-
-    @field_validator("default", "example", mode="before")
-    @classmethod
-    def _scalar_to_text(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return str(value)
-        return value
+    _scalar_to_text = field_validator("default", "example", mode="before")(_text)
 
 
 class Expect(Model):
@@ -98,15 +99,7 @@ class Param(Model):
     choices: list[str] | None = None
 
     _check_pattern = field_validator("pattern")(_compile)
-
-    @field_validator("default", mode="before")
-    @classmethod
-    def _scalar_to_text(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return str(value)
-        return value
+    _scalar_to_text = field_validator("default", mode="before")(_text)
 
 
 class Retry(Model):

@@ -61,7 +61,11 @@ class Store:
 
     @property
     def display_url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
+        """The URL as the user wrote it (without opsbook's driver name), password hidden."""
+        url = self.engine.url
+        if url.drivername == "postgresql+psycopg":
+            url = url.set(drivername="postgresql")
+        return url.render_as_string(hide_password=True)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
@@ -70,7 +74,11 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as err:
-            raise StoreError(f"store unavailable ({self.display_url}): {err.orig}") from None
+            reason = " ".join(str(err.orig).split())  # drivers answer over several lines
+            raise StoreError(
+                f"store unavailable ({self.display_url}): {reason}",
+                hint=f"check {URL_ENV} / --store and that the server is running",
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()
