@@ -218,3 +218,16 @@ def test_cli_validate_json(tmp_path: Path) -> None:
     document = json.loads(result.stdout)
     assert document["valid"] is False
     assert document["problems"][0]["line"] == line_of(spec.read_text(), "10x")
+
+
+def test_every_stderr_line_starts_with_the_file_name_from_any_directory(tmp_path: Path) -> None:
+    """The issue's contract: each message starts with `opsbook.yaml:<line>:`, nothing else."""
+    copy = tmp_path / "copy" / "opsbook.yaml"
+    copy.parent.mkdir()
+    copy.write_text((FIXTURES / "spec" / "broken" / "opsbook.yaml").read_text())
+    for cwd in (tmp_path, copy.parent, Path("/")):
+        result = run_cli("validate", "-f", str(copy), cwd=cwd)
+        assert result.returncode == 2
+        lines = result.stderr.splitlines()
+        assert len(lines) == 4
+        assert all(re.match(r"^opsbook\.yaml:\d+: ", line) for line in lines), lines

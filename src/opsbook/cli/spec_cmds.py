@@ -20,7 +20,9 @@ def validate(file: SpecFile = None, json: Json = False) -> None:
         except SpecError as error:
             print_json({"valid": False, "problems": [vars(p) for p in error.problems]})
             raise
-        print_json({"valid": True, "file": loaded.display, "problems": []})
+        print_json(
+            {"valid": True, "file": loaded.display, "path": str(loaded.path), "problems": []}
+        )
         return
     show_valid(load_spec(file))
 

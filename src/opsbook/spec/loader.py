@@ -82,11 +82,12 @@ def find_spec(start: Path | None = None) -> Path:
 
 
 def display_name(path: Path) -> str:
-    """How a spec file is named in messages: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    """How a spec file is named in messages: its file name, ``opsbook.yaml:14: ...``.
+
+    One invocation reads one spec, so the name is unambiguous, and messages read the same
+    whatever directory opsbook runs from (``validate --json`` gives the full path too).
+    """
+    return path.name
 
 
 def parse_yaml(text: str, file: str) -> Document:
