@@ -8,6 +8,8 @@ instead of failing. ``OPSBOOK_DATABASE_URL=postgresql://...`` moves the store to
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,6 +92,23 @@ class Store:
             migrations.migrate(conn)
 
 
+def _set_wal(cursor: Any) -> None:
+    """Switch to WAL. Switching needs an exclusive lock and SQLite answers "database is locked"
+    at once, without the busy handler, when two processes open a new store together (two
+    `opsbook run` started at the same moment): so wait and retry, for up to the busy timeout."""
+    deadline = time.monotonic() + 30
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
 def _sqlite_engine(url: str) -> Engine:
     path = make_url(url).database
     if path and path != ":memory:":
@@ -100,9 +119,9 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # let the begin hook issue BEGIN itself
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL
         cursor.execute("PRAGMA busy_timeout=30000")
+        _set_wal(cursor)
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
