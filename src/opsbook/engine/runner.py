@@ -124,7 +124,7 @@ class Executor:
         self.abort = threading.Event()
         self.contexts: dict[str, StepContext] = {}
         self.ask_lock = threading.Lock()
-        self.deferred: list[Callable[[Any], None]] = []
+        self.deferred: list[Callable[[Any, list[chain.NewEvent]], None]] = []
         self.deferred_lock = threading.Lock()
         self.stop_heartbeat = threading.Event()
         self.workdir = Path(tempfile.mkdtemp(prefix=f"opsbook-{self.run_id}-"))
@@ -474,7 +474,9 @@ class Executor:
 
     def _start_attempt(self, step: Step, attempt: int, action: str) -> None:
         now = time.time()
-        with self._txn(now) as conn:
+        # The previous step's deferred end and this start append their events together.
+        txn = self._txn(now, batch=True)
+        with txn as conn:
             values: dict[str, Any] = {
                 "status": "running",
                 "attempts": attempt,
@@ -493,14 +495,15 @@ class Executor:
                 started_at=now,
                 owner=self.s.owner,
             )
-            chain.append(
-                conn,
-                "step_started",
-                run_id=self.run_id,
-                step_id=step.id,
-                actor=self.s.operator,
-                at=now,
-                data={"attempt": attempt, "kind": step.kind, "action": action},
+            txn.events.append(
+                chain.NewEvent(
+                    "step_started",
+                    self.s.operator,
+                    self.run_id,
+                    step.id,
+                    {"attempt": attempt, "kind": step.kind, "action": action},
+                    now,
+                )
             )
         st = self.state[step.id]
         st.status, st.attempts = "running", attempt
@@ -544,7 +547,7 @@ class Executor:
             else (f"step_{attempt_status}" if final else "step_attempt_failed")
         )
 
-        def write(conn: Any) -> None:
+        def write(conn: Any, events: list[chain.NewEvent]) -> None:
             q.finish_attempt(
                 conn,
                 self.run_id,
@@ -582,8 +585,9 @@ class Executor:
             with self.deferred_lock:
                 self.deferred.append(write)
         else:
-            with self._txn(now) as conn:
-                write(conn)
+            txn = self._txn(now)
+            with txn as conn:
+                write(conn, txn.events)
         st = self.state[step.id]
         st.status = step_status
         if final:
@@ -762,8 +766,8 @@ class Executor:
 
     # ----- plumbing ------------------------------------------------------------------------
 
-    def _txn(self, now: float | None = None) -> Any:
-        return _Fenced(self, time.time() if now is None else now)
+    def _txn(self, now: float | None = None, *, batch: bool = False) -> _Fenced:
+        return _Fenced(self, time.time() if now is None else now, batch=batch)
 
     def _set_step(
         self, sid: str, status: str, *, event: str, finished_at: float | None = None, **data: Any
@@ -815,22 +819,33 @@ def _inline(fn: Callable[[Step], StepState], step: Step) -> Future[StepState]:
 
 
 class _Fenced:
-    """A store transaction that first asserts this executor still holds the lease."""
+    """A store transaction that first asserts this executor still holds the lease.
 
-    def __init__(self, executor: Executor, now: float) -> None:
+    It also writes the deferred end of the step before (see ``_finish_attempt``). Events put in
+    ``events`` are appended when the block ends, before the commit, with one read of the chain
+    head. Without ``batch`` the deferred events are appended at once, so that events the block
+    appends itself with ``chain.append`` come after them.
+    """
+
+    def __init__(self, executor: Executor, now: float, *, batch: bool = False) -> None:
         self.executor = executor
         self.now = now
+        self.batch = batch
+        self.events: list[chain.NewEvent] = []
         self._cm: Any = None
+        self._conn: Any = None
 
     def __enter__(self) -> Any:
         self._cm = self.executor.store.begin()
-        conn = self._cm.__enter__()
+        conn = self._conn = self._cm.__enter__()
         try:
             q.fence(conn, self.executor.run_id, self.executor.s.owner, self.now)
             with self.executor.deferred_lock:
                 pending, self.executor.deferred = self.executor.deferred, []
             for write in pending:
-                write(conn)
+                write(conn, self.events)
+            if not self.batch:
+                self._append_events()
         except BaseException as err:
             self._cm.__exit__(type(err), err, err.__traceback__)
             if isinstance(err, LeaseLost):
@@ -839,4 +854,16 @@ class _Fenced:
         return conn
 
     def __exit__(self, *exc: Any) -> Any:
+        if exc[0] is None:
+            try:
+                self._append_events()
+            except BaseException as err:
+                # The transaction rolls back; the error (as the store translates it) propagates.
+                self._cm.__exit__(type(err), err, err.__traceback__)
+                raise
         return self._cm.__exit__(*exc)
+
+    def _append_events(self) -> None:
+        if self.events:
+            chain.append_many(self._conn, self.events)
+            self.events = []

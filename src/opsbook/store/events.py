@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
-from opsbook.store import schema
+from opsbook.store import driver, schema
 from opsbook.store.migrations import GENESIS_HASH
 
 
@@ -49,6 +49,18 @@ def event_hash(
     return hashlib.sha256((prev_hash + body).encode()).hexdigest()
 
 
+@dataclass
+class NewEvent:
+    """An event to append; ``data`` must have its secrets masked already."""
+
+    type: str
+    actor: str
+    run_id: str | None = None
+    step_id: str | None = None
+    data: dict[str, Any] | None = None
+    at: float | None = None
+
+
 def append(
     conn: Connection,
     type_: str,
@@ -63,40 +75,62 @@ def append(
 
     The caller must have masked secrets in ``data`` already.
     """
+    return append_many(conn, [NewEvent(type_, actor, run_id, step_id, data, at)])
+
+
+def append_many(conn: Connection, new: Sequence[NewEvent]) -> int:
+    """Append events in order inside the caller's transaction; the last sequence number.
+
+    One read and one move of the chain head for all of them: the engine appends the end of one
+    step and the start of the next in one transaction.
+    """
     # Taking the head row for update serialises appenders (a row lock on PostgreSQL; SQLite's
     # BEGIN IMMEDIATE already serialises writers).
-    head = conn.execute(_HEAD).one()
-    seq = head.head_seq + 1
-    when = time.time() if at is None else at
-    payload = canonical(data or {})
-    digest = event_hash(head.head_hash, seq, run_id, step_id, type_, when, actor, payload)
-    conn.execute(
-        _INSERT,
-        {
-            "seq": seq,
-            "run_id": run_id,
-            "step_id": step_id,
-            "type": type_,
-            "at": when,
-            "actor": actor,
-            "data": payload,
-            "prev_hash": head.head_hash,
-            "hash": digest,
-        },
-    )
-    conn.execute(_MOVE_HEAD, {"head_seq": seq, "head_hash": digest})
-    return int(seq)
+    head = driver.fetch_one(conn, _HEAD[conn.dialect.name == "postgresql"], {})
+    if head is None:
+        raise RuntimeError("the event chain head row is missing; the store was not migrated")
+    seq, prev = int(head[0]), str(head[1])
+    rows = []
+    for event in new:
+        seq += 1
+        when = time.time() if event.at is None else event.at
+        payload = canonical(event.data or {})
+        digest = event_hash(
+            prev, seq, event.run_id, event.step_id, event.type, when, event.actor, payload
+        )
+        rows.append(
+            {
+                "seq": seq,
+                "run_id": event.run_id,
+                "step_id": event.step_id,
+                "type": event.type,
+                "at": when,
+                "actor": event.actor,
+                "data": payload,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    if rows:
+        driver.execute(conn, _INSERT, rows if len(rows) > 1 else rows[0])
+        driver.execute(conn, _MOVE_HEAD, {"head_seq": seq, "head_hash": prev})
+    return seq
 
 
-# Built once: the engine appends two events per step, and building a statement costs more than
-# SQLite takes to run it (measured in bench/run_1000.py; see docs/performance.md).
+# Plain SQL run on the driver's cursor (opsbook.store.driver): the engine appends events at
+# every step boundary, where SQLAlchemy's statement layer cost more than SQLite's work.
 _HEAD = (
-    select(schema.chain.c.head_seq, schema.chain.c.head_hash)
-    .where(schema.chain.c.id == 1)
-    .with_for_update()
+    f"SELECT head_seq, head_hash FROM {schema.chain.name} WHERE id = 1",
+    f"SELECT head_seq, head_hash FROM {schema.chain.name} WHERE id = 1 FOR UPDATE",
 )
-_INSERT = schema.events.insert()
-_MOVE_HEAD = update(schema.chain).where(schema.chain.c.id == 1)
+_INSERT = driver.insert_sql(
+    schema.events,
+    ("seq", "run_id", "step_id", "type", "at", "actor", "data", "prev_hash", "hash"),
+)
+_MOVE_HEAD = (
+    f"UPDATE {schema.chain.name} SET head_seq = :head_seq, head_hash = :head_hash WHERE id = 1"
+)
 
 
 @dataclass

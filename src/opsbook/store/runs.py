@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Row, and_, bindparam, insert, or_, select, up
 from sqlalchemy.exc import IntegrityError
 
 from opsbook.errors import EnvironmentLocked, InvalidState, LeaseLost, RunNotFound, StepNotFound
-from opsbook.store import schema
+from opsbook.store import driver, schema
 from opsbook.store.database import Store
 
 ACTIVE = ("running", "waiting", "needs_attention", "aborting", "rolling_back")
@@ -29,26 +29,10 @@ S = schema.steps
 A = schema.attempts
 AP = schema.approvals
 
-# Hot-path statements are built once: the executor writes several per step, and building a
-# statement costs more than SQLite takes to run it. The SET clause comes from the parameters.
-_FENCE = (
-    update(R)
-    .where(and_(R.c.id == bindparam("b_run"), R.c.lease_owner == bindparam("b_owner")))
-    .values(updated_at=bindparam("b_now"))
-)
+# The executor's per-step statements (fence, step and attempt rows) run through
+# opsbook.store.driver: plain SQL on the driver's cursor, in the caller's transaction.
+_FENCE = f"UPDATE {R.name} SET updated_at = :now WHERE id = :run AND lease_owner = :owner"
 _SET_RUN = update(R).where(R.c.id == bindparam("b_run"))
-_SET_STEP = update(S).where(
-    and_(S.c.run_id == bindparam("b_run"), S.c.step_id == bindparam("b_step"))
-)
-_FINISH_ATTEMPT = update(A).where(
-    and_(
-        A.c.run_id == bindparam("b_run"),
-        A.c.step_id == bindparam("b_step"),
-        A.c.phase == bindparam("b_phase"),
-        A.c.attempt == bindparam("b_attempt"),
-    )
-)
-_INSERT_ATTEMPT = insert(A)
 
 
 def create_run(
@@ -163,8 +147,7 @@ def renew_lease(conn: Connection, run_id: str, owner: str, now: float, ttl: floa
 
 def fence(conn: Connection, run_id: str, owner: str, now: float) -> None:
     """Assert, inside the caller's transaction, that ``owner`` still holds the run."""
-    result = conn.execute(_FENCE, {"b_run": run_id, "b_owner": owner, "b_now": now})
-    if result.rowcount != 1:
+    if driver.execute(conn, _FENCE, {"run": run_id, "owner": owner, "now": now}) != 1:
         raise LeaseLost(
             "another process took this run over; this one stops without writing", run=run_id
         )
@@ -175,20 +158,22 @@ def set_run(conn: Connection, run_id: str, **values: Any) -> None:
 
 
 def set_step(conn: Connection, run_id: str, step_id: str, **values: Any) -> None:
-    conn.execute(_SET_STEP, {"b_run": run_id, "b_step": step_id, **values})
+    sql = driver.update_sql(S, list(values), ("run_id", "step_id"))
+    driver.execute(
+        conn, sql, {**driver.encode(S, values), "w_run_id": run_id, "w_step_id": step_id}
+    )
 
 
 def insert_attempt(conn: Connection, **values: Any) -> None:
-    conn.execute(_INSERT_ATTEMPT, values)
+    driver.execute(conn, driver.insert_sql(A, list(values)), driver.encode(A, values))
 
 
 def finish_attempt(
     conn: Connection, run_id: str, step_id: str, phase: str, attempt: int, **values: Any
 ) -> None:
-    conn.execute(
-        _FINISH_ATTEMPT,
-        {"b_run": run_id, "b_step": step_id, "b_phase": phase, "b_attempt": attempt, **values},
-    )
+    sql = driver.update_sql(A, list(values), ("run_id", "step_id", "phase", "attempt"))
+    where = {"w_run_id": run_id, "w_step_id": step_id, "w_phase": phase, "w_attempt": attempt}
+    driver.execute(conn, sql, {**driver.encode(A, values), **where})
 
 
 def next_attempt(conn: Connection, run_id: str, step_id: str, phase: str) -> int:
