@@ -566,19 +566,20 @@ class Executor:
                     outputs=outputs, result=record, finished_at=None if result.paused else now
                 )
             q.set_step(conn, self.run_id, step.id, **values)
-            chain.append(
-                conn,
-                event,
-                run_id=self.run_id,
-                step_id=step.id,
-                actor=self.s.operator,
-                at=now,
-                data={
-                    "attempt": attempt,
-                    "exit_code": result.exit_code,
-                    "message": message,
-                    "outputs": outputs,
-                },
+            events.append(
+                chain.NewEvent(
+                    event,
+                    self.s.operator,
+                    self.run_id,
+                    step.id,
+                    {
+                        "attempt": attempt,
+                        "exit_code": result.exit_code,
+                        "message": message,
+                        "outputs": outputs,
+                    },
+                    now,
+                )
             )
 
         if defer:
