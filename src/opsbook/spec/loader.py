@@ -20,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from opsbook.errors import Problem, SpecError, SpecNotFound
+from opsbook.spec import fastyaml
 from opsbook.spec.models import COMMON_STEP_FIELDS, Spec, Step
 
 FILENAME = "opsbook.yaml"
@@ -28,14 +29,27 @@ Loc = tuple[str | int, ...]
 
 @dataclass
 class Document:
-    """Parsed YAML with a way back from a location to its line."""
+    """Parsed YAML with a way back from a location to its line.
+
+    ``data`` is ruamel's round-trip tree, or plain data read fast (spec/fastyaml.py) together
+    with the ``text``, which is then parsed with ruamel only when a line is asked for.
+    """
 
     file: str
     data: Any
+    text: str | None = field(default=None, repr=False)
+
+    def _tree(self) -> Any:
+        if self.text is not None and not isinstance(self.data, CommentedMap | CommentedSeq):
+            try:
+                self.data = YAML(typ="rt").load(self.text)
+            except Exception:  # the fast reader took it, so this is not expected; no lines then
+                self.text = None
+        return self.data
 
     def line(self, loc: Loc) -> int:
         """1-based line of the deepest node of loc that exists in the file."""
-        node = self.data
+        node = self._tree()
         line = 1
         for part in loc:
             if isinstance(node, CommentedMap) and part in node:
@@ -92,6 +106,10 @@ def display_name(path: Path) -> str:
 
 def parse_yaml(text: str, file: str) -> Document:
     """Parse YAML text; a syntax error becomes a SpecError at its line."""
+    try:
+        return Document(file, fastyaml.load(text), text)
+    except fastyaml.Unsure:
+        pass  # ruamel reads it (and words any syntax error with its line)
     yaml = YAML(typ="rt")
     try:
         data = yaml.load(text)
@@ -129,7 +147,7 @@ def load_spec(path: Path | str | None = None) -> LoadedSpec:
 def validate_text(text: str, file: str, path: Path | None = None) -> LoadedSpec:
     """Validate YAML text as a spec. Raises SpecError with every problem found."""
     doc = parse_yaml(text, file)
-    if not isinstance(doc.data, CommentedMap):
+    if not isinstance(doc.data, dict):
         raise SpecError(
             [Problem(file, 1, "", "the file must be a mapping with version, project and runbooks")]
         )
