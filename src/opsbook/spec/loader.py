@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from opsbook.errors import Problem, SpecError, SpecNotFound
 from opsbook.spec import fastyaml
@@ -40,6 +37,9 @@ class Document:
     text: str | None = field(default=None, repr=False)
 
     def _tree(self) -> Any:
+        from ruamel.yaml import YAML
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
         if self.text is not None and not isinstance(self.data, CommentedMap | CommentedSeq):
             try:
                 self.data = YAML(typ="rt").load(self.text)
@@ -49,6 +49,8 @@ class Document:
 
     def line(self, loc: Loc) -> int:
         """1-based line of the deepest node of loc that exists in the file."""
+        from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
         node = self._tree()
         line = 1
         for part in loc:
@@ -110,6 +112,10 @@ def parse_yaml(text: str, file: str) -> Document:
         return Document(file, fastyaml.load(text), text)
     except fastyaml.Unsure:
         pass  # ruamel reads it (and words any syntax error with its line)
+    # Imported here: most files never need ruamel (8 ms of every command's start-up).
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
     yaml = YAML(typ="rt")
     try:
         data = yaml.load(text)
