@@ -74,6 +74,8 @@ class StepDraft:
     id: str = ""
     condition: str | None = None
     irreversible: bool = False
+    read_only: bool = False
+    """A command that changes nothing (lint, typecheck, tests): ``read_only: true``."""
     file: str | None = None
 
 

@@ -150,6 +150,8 @@ def _step(step: StepDraft) -> CommentedMap:
         item[step.kind] = CommentedSeq(step.value)
     if step.irreversible:
         item["irreversible"] = True
+    if step.read_only:
+        item["read_only"] = True
     return item
 
 

@@ -27,6 +27,8 @@ SCRIPTS = (
     ("build", ("build",)),
     ("e2e", ("e2e", "test:e2e", "playwright")),
 )
+READ_ONLY = frozenset({"lint", "typecheck", "test", "e2e"})
+"""Scripts that check the code and change no environment: a release's plan does not count them."""
 _LOCKS = (
     ("pnpm-lock.yaml", "pnpm"),
     ("yarn.lock", "yarn"),
@@ -128,7 +130,7 @@ def detect(root: Path) -> tuple[Draft, list[str]]:
                 steps.append(
                     StepDraft(
                         "run", _run_script(manager, script), _line_of(text, f'"{script}"'),
-                        id=step_id, file="package.json",
+                        id=step_id, file="package.json", read_only=step_id in READ_ONLY,
                     )
                 )  # fmt: skip
     makefile = root / "Makefile"
@@ -142,7 +144,7 @@ def detect(root: Path) -> tuple[Draft, list[str]]:
                 found.append(f"Makefile target {target}")
                 steps.append(
                     StepDraft("run", f"make {target}", _line_of(text, f"{target}:"), id=step_id,
-                              file="Makefile")
+                              file="Makefile", read_only=step_id in READ_ONLY)
                 )  # fmt: skip
     steps.append(
         StepDraft(
