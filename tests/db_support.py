@@ -9,7 +9,7 @@ from pathlib import Path
 from conftest import FIXTURES
 
 DB_FIXTURES = FIXTURES / "db"
-SECRET = "pl4nted-S3cret-pw"
+SECRET = "pl4nted-S3cret-pw"  # pragma: allowlist secret
 """A password planted in DATABASE_URL; trust auth ignores it, tests grep outputs for it."""
 
 SPEC = """\
@@ -33,7 +33,7 @@ runbooks:
 
 
 def with_password(url: str) -> str:
-    """The test server's URL with the planted password (postgresql://user:pw@host/db)."""
+    """The test server's URL with the planted password in its user-info part."""
     return url.replace("postgres@", f"postgres:{SECRET}@", 1)
 
 

@@ -152,7 +152,7 @@ def test_continue_on_error_lets_the_run_go_on(tmp_path: Path, store_url: str) ->
     assert "(continue_on_error)" in done.stdout
 
 
-SECRET = "s3cr3t-Tok/en+42"
+SECRET = "s3cr3t-Tok/en+42"  # pragma: allowlist secret
 MASKED = """\
 version: 1
 project: m

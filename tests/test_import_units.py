@@ -62,7 +62,7 @@ def test_secret_names(name: str, secret: bool) -> None:
 
 
 def test_url_with_credentials_is_secret_by_its_value() -> None:
-    assert is_secret("BROKER", "amqp://user:pa55@host/vhost")
+    assert is_secret("BROKER", "amqp://user:pa55@host/vhost")  # pragma: allowlist secret
     assert not is_secret("BROKER", "amqp://host/vhost")
 
 
@@ -170,11 +170,12 @@ def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_a_secret_default_is_never_copied() -> None:
-    planted = "sk_live_PLANTED0123456789"
+    planted = "sk_" + "live_PLANTED0123456789"  # built at runtime: no live-key literal in git
     text = (
         "# R\n\n## Env\n\n| Variable | Default |\n| --- | --- |\n"
         f"| `STRIPE_SECRET_KEY` | `{planted}` |\n"
-        "| `WORKER_URL` | `postgres://app:hunter2x@db/app` |\n\n## Ship\n\n1. `make ship`\n"
+        "| `WORKER_URL` | `postgres://app:hunter2x@db/app` |\n\n"  # pragma: allowlist secret
+        "## Ship\n\n1. `make ship`\n"
     )
     result = import_text(text, "R.md")
     assert planted not in result.text and "hunter2x" not in result.text

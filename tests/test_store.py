@@ -155,10 +155,15 @@ def test_verify_log_cli_detects_a_hand_edited_row(
     assert "event 2" in bad.stderr and "edited" in bad.stderr
 
 
+UNREACHABLE = "postgresql://u:hunter2@127.0.0.1:1/x"  # pragma: allowlist secret
+
+
 def test_unreachable_store_is_one_clear_line_without_the_password(tmp_path: Path) -> None:
     (tmp_path / "opsbook.yaml").write_text("version: 1\nproject: p\n")
     result = run_cli(
-        "runs", cwd=tmp_path, env={"OPSBOOK_DATABASE_URL": "postgresql://u:hunter2@127.0.0.1:1/x"}
+        "runs",
+        cwd=tmp_path,
+        env={"OPSBOOK_DATABASE_URL": UNREACHABLE},
     )
     assert result.returncode == 1
     assert result.stderr.startswith("error: store unavailable (postgresql://u:***@127.0.0.1:1/x)")
