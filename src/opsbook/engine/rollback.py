@@ -15,7 +15,7 @@ from opsbook.engine.output import CappedOutput
 from opsbook.errors import OpsbookError
 from opsbook.plan import changes_things
 from opsbook.spec.models import Step
-from opsbook.steps.base import StepContext, StepResult
+from opsbook.steps.base import StepResult
 from opsbook.steps.registry import get_kind
 from opsbook.steps.run import run_shell
 from opsbook.store import events as chain
@@ -116,21 +116,7 @@ def rollback_step(ex: Executor, step: Step) -> bool:
         exit_code: int | None = result.exit_code
         ok = result.exit_code == 0 and not result.timed_out
     else:
-        ctx = StepContext(
-            run_id=ex.run_id,
-            step=step,
-            spec=ex.s.loaded.spec,
-            environment=ex.s.effective.name,
-            operator=ex.s.operator,
-            attempt=attempt,
-            root=ex.s.loaded.root,
-            env=dict(env),
-            render=render,
-            log=ex._logger(step.id, output),
-            timeout=step.timeout,
-            secrets=tuple(ex.masker.secrets),
-            loaded=ex.s.loaded,
-        )
+        ctx = ex.step_context(step, attempt, env, render, output)
         try:
             undone = kind.rollback(
                 ctx, step.config, dict(ex.state[step.id].result.get("data") or {})

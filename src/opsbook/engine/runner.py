@@ -389,25 +389,11 @@ class Executor:
             output = CappedOutput()
             out_file = self.workdir / f"{step.id}.{attempt}.out"
             env["OPSBOOK_OUTPUT"] = str(out_file)
-            ctx = StepContext(
-                run_id=self.run_id,
-                step=step,
-                spec=self.s.loaded.spec,
-                environment=self.s.effective.name,
-                operator=self.s.operator,
-                attempt=attempt,
-                root=self.s.loaded.root,
-                env=dict(env),
-                render=render,
-                log=self._logger(step.id, output),
-                timeout=step.timeout,
-                secrets=tuple(self.masker.secrets),
-                output_file=out_file,
-                loaded=self.s.loaded,
-                decide=functools.partial(self._decide, step.id),
-                deadline=functools.partial(self._deadline, step.id),
-                extra={"pause_waits_over": self.s.pause_waits_over},
-            )
+            ctx = self.step_context(step, attempt, env, render, output)
+            ctx.output_file = out_file
+            ctx.decide = functools.partial(self._decide, step.id)
+            ctx.deadline = functools.partial(self._deadline, step.id)
+            ctx.extra["pause_waits_over"] = self.s.pause_waits_over
             self.contexts[step.id] = ctx
             self._start_attempt(step, attempt, kind.describe(step.config, self._masked(render)))
             started = time.time()
@@ -448,6 +434,31 @@ class Executor:
             if wait_for and ctx.cancelled.wait(wait_for):
                 break
         return st
+
+    def step_context(
+        self,
+        step: Step,
+        attempt: int,
+        env: dict[str, str],
+        render: Callable[[str], str],
+        output: CappedOutput,
+    ) -> StepContext:
+        """What a kind gets to execute (or roll back) one attempt of a step."""
+        return StepContext(
+            run_id=self.run_id,
+            step=step,
+            spec=self.s.loaded.spec,
+            environment=self.s.effective.name,
+            operator=self.s.operator,
+            attempt=attempt,
+            root=self.s.loaded.root,
+            env=dict(env),
+            render=render,
+            log=self._logger(step.id, output),
+            timeout=step.timeout,
+            secrets=tuple(self.masker.secrets),
+            loaded=self.s.loaded,
+        )
 
     def _masked(self, render: Callable[[str], str]) -> Callable[[str], str]:
         return lambda text: self.masker(render(text))
