@@ -20,6 +20,7 @@ from opsbook.spec import expressions as ex
 from opsbook.spec.loader import LoadedSpec
 from opsbook.spec.models import Runbook, Step
 from opsbook.spec.validate import dependencies
+from opsbook.steps.gate import gate_items
 from opsbook.steps.registry import get_kind
 
 
@@ -238,12 +239,7 @@ def make_plan(
                     else None
                 ),
                 irreversible=kind.is_irreversible(step.config, step, loaded.root, loaded.spec),
-                gate=[
-                    render(i)
-                    for i in ([step.config] if isinstance(step.config, str) else step.config)
-                ]
-                if step.kind == "gate"
-                else None,
+                gate=[render(i) for i in gate_items(step.config)] if step.kind == "gate" else None,
                 condition=step.if_,
                 will_run=will_run,
                 timeout=step.timeout,

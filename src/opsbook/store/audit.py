@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 
 from opsbook.errors import RunNotFound
 from opsbook.store import events, schema
@@ -108,51 +108,28 @@ def resolve_run_id(conn: Connection, run_id: str) -> str:
     raise RunNotFound(f"no run '{run_id}'", hint="list runs with `opsbook runs`")
 
 
+def _of_run(conn: Connection, table: Table, run_id: str, *order: Any) -> list[dict[str, Any]]:
+    """Every row of ``table`` that belongs to one run, as dicts, in ``order``."""
+    query = select(table).where(table.c.run_id == run_id).order_by(*order)
+    return [dict(row) for row in conn.execute(query).mappings()]
+
+
 def run_detail(conn: Connection, run_id: str) -> dict[str, Any]:
     """Everything recorded about a run: steps, attempts, outputs, approvals, events."""
     full = resolve_run_id(conn, run_id)
     run = conn.execute(select(schema.runs).where(schema.runs.c.id == full)).one()
-    steps = (
-        conn.execute(
-            select(schema.steps)
-            .where(schema.steps.c.run_id == full)
-            # in the order they ran; steps that never started (skipped, pending) last
-            .order_by(
-                schema.steps.c.started_at.is_(None),
-                schema.steps.c.started_at,
-                schema.steps.c.step_id,
-            )
-        )
-        .mappings()
-        .all()
+    steps = _of_run(
+        conn,
+        schema.steps,
+        full,
+        # in the order they ran; steps that never started (skipped, pending) last
+        schema.steps.c.started_at.is_(None),
+        schema.steps.c.started_at,
+        schema.steps.c.step_id,
     )
-    attempts = (
-        conn.execute(
-            select(schema.attempts)
-            .where(schema.attempts.c.run_id == full)
-            .order_by(schema.attempts.c.id)
-        )
-        .mappings()
-        .all()
-    )
-    approvals = (
-        conn.execute(
-            select(schema.approvals)
-            .where(schema.approvals.c.run_id == full)
-            .order_by(schema.approvals.c.id)
-        )
-        .mappings()
-        .all()
-    )
-    log = (
-        conn.execute(
-            select(schema.events)
-            .where(schema.events.c.run_id == full)
-            .order_by(schema.events.c.seq)
-        )
-        .mappings()
-        .all()
-    )
+    attempts = _of_run(conn, schema.attempts, full, schema.attempts.c.id)
+    approvals = _of_run(conn, schema.approvals, full, schema.approvals.c.id)
+    log = _of_run(conn, schema.events, full, schema.events.c.seq)
     run_map = dict(run._mapping)
     for private in ("spec_text", "lease_owner", "lease_expires_at", "lock_key"):
         run_map.pop(private, None)
@@ -178,31 +155,27 @@ def releases(conn: Connection, *, environment: str | None = None, limit: int = 5
     query = select(schema.runs).order_by(schema.runs.c.created_at.desc()).limit(limit)
     if environment:
         query = query.where(schema.runs.c.environment == environment)
-    out: list[Release] = []
-    for row in conn.execute(query):
-        approvals = (
-            conn.execute(
-                select(
-                    schema.approvals.c.step_id,
-                    schema.approvals.c.decision,
-                    schema.approvals.c.operator,
-                    schema.approvals.c.created_at,
-                    schema.approvals.c.note,
-                )
-                .where(schema.approvals.c.run_id == row.id)
-                .order_by(schema.approvals.c.id)
-            )
-            .mappings()
-            .all()
+    rows = conn.execute(query).all()
+    # All their approvals in one query, not one query per run.
+    by_run: dict[str, list[dict[str, Any]]] = {row.id: [] for row in rows}
+    approvals = conn.execute(
+        select(
+            schema.approvals.c.run_id,
+            schema.approvals.c.step_id,
+            schema.approvals.c.decision,
+            schema.approvals.c.operator,
+            schema.approvals.c.created_at,
+            schema.approvals.c.note,
         )
-        out.append(
-            Release(
-                **vars(_summary(row)),
-                approvals=[dict(a) for a in approvals],
-                spec_text=row.spec_text,
-            )
-        )
-    return out
+        .where(schema.approvals.c.run_id.in_(list(by_run)))
+        .order_by(schema.approvals.c.id)
+    ).mappings()
+    for approval in approvals:
+        by_run[approval["run_id"]].append({k: v for k, v in approval.items() if k != "run_id"})
+    return [
+        Release(**vars(_summary(row)), approvals=by_run[row.id], spec_text=row.spec_text)
+        for row in rows
+    ]
 
 
 def verify_log(conn: Connection) -> events.ChainReport:
