@@ -134,3 +134,27 @@ def test_show_unknown_run_and_verify_log_after_real_runs(repo: Path, store_url: 
     tampered = cli(repo, store_url, "verify-log")
     assert tampered.returncode == 1
     assert "edited after it was written" in tampered.stderr
+
+
+def test_release_log_reads_past_many_newer_read_only_runs(store_url: str) -> None:
+    """A release older than a page of diagnostic runs is still found (pages are read on)."""
+    from sqlalchemy import insert
+
+    from opsbook.history import release_log
+
+    store = open_store(store_url)
+    try:
+        with store.begin() as conn:
+            for i in range(61):
+                runbook = "release" if i == 0 else "diagnose"
+                conn.execute(
+                    insert(schema.runs).values(
+                        id=f"r{i:03d}", project="audit", runbook=runbook, environment="local",
+                        params={}, status="succeeded", operator="t", spec_path="opsbook.yaml",
+                        spec_text=SPEC, spec_sha256="0" * 64, created_at=1000.0 + i,
+                        updated_at=1000.0 + i,
+                    )
+                )  # fmt: skip
+        assert [r.id for r in release_log(store, limit=5)] == ["r000"]
+    finally:
+        store.close()

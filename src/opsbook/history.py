@@ -37,9 +37,17 @@ def release_log(
     store: Store, *, environment: str | None = None, limit: int = 50
 ) -> list[queries.Release]:
     """Runs of runbooks that change things (releases, migrations, rollbacks), newest first."""
-    with store.begin() as conn:
-        rows = queries.releases(conn, environment=environment, limit=limit * 4)
-    return [r for r in rows if _changes_things(r.spec_text, r.runbook)][:limit]
+    found: list[queries.Release] = []
+    page, offset = max(limit, 50), 0
+    # Read-only runs (diagnostics) are interleaved with releases: read pages until enough.
+    while len(found) < limit:
+        with store.begin() as conn:
+            rows = queries.releases(conn, environment=environment, limit=page, offset=offset)
+        found += [r for r in rows if _changes_things(r.spec_text, r.runbook)]
+        if len(rows) < page:
+            break
+        offset += page
+    return found[:limit]
 
 
 def verify_log(store: Store) -> ChainReport:

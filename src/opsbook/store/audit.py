@@ -146,13 +146,20 @@ def run_detail(conn: Connection, run_id: str) -> dict[str, Any]:
     }
 
 
-def releases(conn: Connection, *, environment: str | None = None, limit: int = 50) -> list[Release]:
+def releases(
+    conn: Connection, *, environment: str | None = None, limit: int = 50, offset: int = 0
+) -> list[Release]:
     """Runs with their approvals and the spec text they ran, newest first.
 
     Which of them are releases (runbooks that change things) is decided from the spec text by
     :func:`opsbook.history.release_log`; the store does not parse YAML.
     """
-    query = select(schema.runs).order_by(schema.runs.c.created_at.desc()).limit(limit)
+    query = (
+        select(schema.runs)
+        .order_by(schema.runs.c.created_at.desc(), schema.runs.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
     if environment:
         query = query.where(schema.runs.c.environment == environment)
     rows = conn.execute(query).all()
