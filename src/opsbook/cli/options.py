@@ -34,3 +34,11 @@ StoreUrl = Annotated[
         show_default=False,
     ),
 ]
+Now = Annotated[
+    str | None,
+    typer.Option(
+        "--now",
+        help="Evaluate as if it were this time: ISO 8601, 'now', '-2h', '@UNIX' or 'fri 17:00'.",
+        show_default=False,
+    ),
+]
