@@ -23,7 +23,9 @@ and never escape as tracebacks.
     ├── WaitingForHuman             exit 3   a run paused at a gate with nobody to answer
     ├── DatabaseError               exit 1   the app's database (database:) is unreachable/refused
     │   └── MigrationFailed         exit 1   a migration failed: file, statement, server message
-    └── CheckFailed                 exit 1   a check command found problems
+    ├── CheckFailed                 exit 1   a check command found problems
+    ├── Unauthenticated             exit 2   no, unknown, revoked or expired token/session/link
+    └── Forbidden                   exit 2   authenticated, but the role or rule refuses this
 """
 
 from __future__ import annotations
@@ -236,3 +238,21 @@ class MigrationFailed(DatabaseError):
     message. Earlier migrations of the same run stay applied (each has its own transaction)."""
 
     code = "migration_failed"
+
+
+class Unauthenticated(OpsbookError):
+    """Raised when a bearer token, session or signed link is missing, unknown, revoked or
+    expired."""
+
+    code = "unauthenticated"
+    exit_code = 2
+    http_status = 401
+
+
+class Forbidden(OpsbookError):
+    """Raised when the caller is known but its role (or a rule such as distinct approvers)
+    does not allow the action."""
+
+    code = "forbidden"
+    exit_code = 2
+    http_status = 403

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from opsbook.cli import (  # noqa: F401  (importing a module registers its commands)
     audit_cmds,
+    auth_cmds,
     check_cmds,
     db_cmds,
     import_cmds,

@@ -33,8 +33,16 @@ def _v1(conn: Connection) -> None:
     conn.execute(insert(schema.chain).values(id=1, head_seq=0, head_hash=GENESIS_HASH))
 
 
+def _v8(conn: Connection) -> None:
+    schema.metadata.create_all(
+        conn,
+        tables=[schema.tokens, schema.users, schema.sessions, schema.link_uses, schema.keys],
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "runs, steps, attempts, approvals, hash-chained events", _v1),
+    (8, "API tokens, dashboard users and sessions, approval links", _v8),
 ]
 LATEST = MIGRATIONS[-1][0]
 

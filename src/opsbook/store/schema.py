@@ -129,3 +129,53 @@ chain = Table(
     Column("head_seq", Integer, nullable=False),
     Column("head_hash", String(64), nullable=False),
 )
+
+# --- serve: API tokens, dashboard users and sessions, single-use approval links (migration 8)
+
+tokens = Table(
+    "opsbook_tokens",
+    metadata,
+    Column("id", String(40), primary_key=True),  # the public part of the token
+    Column("name", String(200), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("secret_sha256", String(64), nullable=False),  # the token itself is never stored
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("revoked_at", Float),
+    Column("last_used_at", Float),
+)
+
+users = Table(
+    "opsbook_users",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(300), nullable=False),  # scrypt$n$r$p$salt$hash
+    Column("created_at", Float, nullable=False),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", Float),
+)
+
+sessions = Table(
+    "opsbook_sessions",
+    metadata,
+    Column("id_sha256", String(64), primary_key=True),  # the cookie is never stored
+    Column("user_name", String(200), ForeignKey("opsbook_users.name"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+link_uses = Table(
+    "opsbook_link_uses",
+    metadata,
+    Column("nonce", String(64), primary_key=True),  # a signed approval link, once used
+    Column("used_at", Float, nullable=False),
+)
+
+keys = Table(
+    "opsbook_keys",
+    metadata,
+    Column("name", String(60), primary_key=True),
+    Column("value", String(200), nullable=False),  # random; signs approval links
+)
