@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -44,6 +44,8 @@ class PlannedStep:
     continue_on_error: bool
     after_irreversible: bool = False
     """True when an irreversible step runs before this one: rollback stops there."""
+    confirm: list[str] | None = None
+    """``confirm:`` steps: what a human confirms before the step runs (the command first)."""
 
 
 @dataclass
@@ -59,6 +61,8 @@ class Plan:
     locks_environment: bool
     irreversible_point: str | None
     gates: list[str] = field(default_factory=list)
+    confirmations: list[str] = field(default_factory=list)
+    """Steps a human confirms before they run (``confirm:``), listed apart from the gates."""
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -222,6 +226,7 @@ def make_plan(
     for step in sorted(runbook.steps, key=lambda s: wave_of[s.id]):
         kind = get_kind(step.kind)
         will_run = _decide(step, context)
+        action = kind.describe(step.config, render)
         planned.append(
             PlannedStep(
                 id=step.id,
@@ -229,7 +234,7 @@ def make_plan(
                 kind=step.kind,
                 wave=wave_of[step.id],
                 needs=deps[step.id],
-                action=kind.describe(step.config, render),
+                action=action,
                 changes_things=changes_things(step),
                 rollback=render(step.rollback)
                 if step.rollback
@@ -245,6 +250,7 @@ def make_plan(
                 timeout=step.timeout,
                 retry_attempts=step.retry.attempts,
                 continue_on_error=step.continue_on_error,
+                confirm=confirm_items(step, action, render) if step.confirm else None,
             )
         )
     order = [s.id for s in runbook.steps]
@@ -268,8 +274,21 @@ def make_plan(
         locks_environment=locks_environment(loaded, runbook),
         irreversible_point=irreversible_point,
         gates=[p.id for p in planned if p.kind == "gate" and p.will_run is not False],
+        confirmations=[p.id for p in planned if p.confirm and p.will_run is not False],
         warnings=warnings,
     )
+
+
+def confirm_items(step: Step, action: str, render: Callable[[str], str]) -> list[str]:
+    """What a human confirms before a ``confirm:`` step: its exact action, then the step's text.
+
+    ``action`` is already rendered and masked; the engine passes the same strings to the person
+    (and records them as the approval's evidence), so the plan shows exactly what will be asked.
+    """
+    items = [f"{step.kind}: {action}"]
+    if isinstance(step.confirm, str):
+        items.append(render(step.confirm))
+    return items
 
 
 def _decide(step: Step, context: Mapping[str, Any]) -> bool | None:

@@ -115,8 +115,18 @@ def show_detail(detail: dict[str, Any]) -> None:
     out.print(table)
     for a in detail["approvals"]:
         note = f" — {a['note']}" if a.get("note") else ""
+        evidence = a.get("evidence") or {}
+        what, decision = "approval", a["decision"]
+        if isinstance(evidence, dict) and evidence.get("confirm"):
+            what = "confirmation"
+            decision = (
+                ("confirmed" if decision == "approved" else decision)
+                + " ("
+                + "; ".join(evidence.get("items") or [])
+                + ")"
+            )
         out.print(
-            f"approval: {escape(a['step_id'])} {a['decision']} by {escape(a['operator'])}"
+            f"{what}: {escape(a['step_id'])} {escape(decision)} by {escape(a['operator'])}"
             f" at {when(a['created_at'])}{escape(note)}"
         )
     for attempt in detail["attempts"]:

@@ -37,6 +37,8 @@ def show_plan(plan: Plan) -> None:
             marks.append("[yellow]no rollback[/yellow]")
         if step.kind == "gate":
             marks.append("[cyan]human gate[/cyan]")
+        if step.confirm:
+            marks.append("[cyan]human confirms[/cyan]")
         if step.will_run is False:
             marks.append(f"skipped (if: {escape(step.condition or '')})")
         elif step.will_run is None:
@@ -57,7 +59,12 @@ def show_plan(plan: Plan) -> None:
             f"[bold red]point of no return:[/bold red] {escape(plan.irreversible_point)}"
             " — a failure after it is not rolled back past it"
         )
+    answers = []
     if plan.gates:
-        out.print("gates a human must answer: " + ", ".join(plan.gates))
+        answers.append("gates a human must answer: " + ", ".join(plan.gates))
+    if plan.confirmations:
+        answers.append("confirm before running: " + ", ".join(plan.confirmations))
+    if answers:
+        out.print(escape("; ".join(answers)))
     lock = "holds the environment while it runs" if plan.locks_environment else "read-only"
     out.print(f"{len(plan.steps)} steps in {len(plan.waves)} waves; {lock}")

@@ -94,6 +94,8 @@ class Display:
             word = e.type.removeprefix("step_").replace("_", " ")
             if e.type == "gate_waiting":
                 word, took, why = "waiting for approval", "", ""
+                if d.get("confirm"):
+                    word = "waiting for a human to confirm: " + escape("; ".join(d["confirm"]))
             if e.type == "step_failed" and d.get("continue_on_error"):
                 word += " (continue_on_error)"
             return f"{_MARKS[e.type]} {sid} {word}{took}{why}"
@@ -132,7 +134,8 @@ class Display:
     def _ask(self, step_id: str, items: list[str], evidence: dict[str, Any]) -> Decision:
         from opsbook.engine.identity import operator
 
-        out.print(f"[bold cyan]gate {escape(step_id)}[/bold cyan]")
+        what = "confirm before running" if evidence.get("confirm") else "gate"
+        out.print(f"[bold cyan]{what} {escape(step_id)}[/bold cyan]")
         if evidence.get("outputs"):
             for sid, outputs in evidence["outputs"].items():
                 shown = ", ".join(f"{k}={v}" for k, v in outputs.items())
@@ -233,8 +236,17 @@ def display_for(as_json: bool, *, interactive: bool = True) -> Iterator[Display]
 
 def show_decision(decision: dict[str, Any]) -> None:
     run = decision["run"]
+    what = "step" if decision.get("confirm") else "gate"
+    verb = decision["decision"]
+    if decision.get("confirm"):
+        verb = (
+            ("confirmed" if verb == "approved" else "rejected")
+            + " ("
+            + "; ".join(decision["confirm"])
+            + ")"
+        )
     out.print(
-        f"gate {escape(decision['step'])} of run {run} {decision['decision']} by"
+        f"{what} {escape(decision['step'])} of run {run} {escape(verb)} by"
         f" {escape(decision['operator'])}; continue with `opsbook resume {run}`"
         " (or a running `opsbook worker` picks it up)"
     )

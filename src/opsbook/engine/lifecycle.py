@@ -180,18 +180,25 @@ def approve(
         if run.status in q.FINISHED:
             raise InvalidState(f"already finished ({run.status})", run=run_id)
         loaded = validate_text(run.spec_text, display_name(Path(run.spec_path)))
-        kind = get_runbook(loaded, run.runbook).step(step_id).kind
-        if kind != "gate":
-            raise InvalidState(f"step {step_id} is a {kind} step, not a gate", run=run_id)
+        spec_step = get_runbook(loaded, run.runbook).step(step_id)
+        if spec_step.kind != "gate" and not spec_step.confirm:
+            raise InvalidState(
+                f"step {step_id} is a {spec_step.kind} step, not a gate or a step to confirm",
+                run=run_id,
+            )
         if step.status not in ("waiting", "pending"):
             raise InvalidState(
-                f"gate {step_id} is {step.status}, not waiting for an answer", run=run_id
+                f"step {step_id} is {step.status}, not waiting for an answer", run=run_id
             )
         steps = q.get_steps(conn, run_id)
-        evidence = {
+        evidence: dict[str, Any] = {
             "outputs": {sid: r.outputs for sid, r in steps.items() if r.outputs},
             "done": [sid for sid, r in steps.items() if r.status in ("succeeded", "skipped")],
         }
+        # A confirmation quotes the exact command the paused run showed (already masked).
+        confirming = (step.result or {}).get("confirm") if spec_step.confirm else None
+        if confirming:
+            evidence.update(items=confirming, confirm=True)
         decision = "rejected" if reject else "approved"
         # Lock order everywhere: the run row, then the event chain (no deadlock on PostgreSQL).
         if run.status == "waiting":
@@ -215,9 +222,15 @@ def approve(
             run_id=run_id,
             step_id=step_id,
             actor=operator,
-            data={"note": note},
+            data={"note": note, **({"confirm": confirming} if confirming else {})},
         )
-    return {"run": run_id, "step": step_id, "decision": decision, "operator": operator}
+    return {
+        "run": run_id,
+        "step": step_id,
+        "decision": decision,
+        "operator": operator,
+        "confirm": confirming,
+    }
 
 
 WORKER_WAIT_ENV = "OPSBOOK_WORKER_MAX_WAIT"

@@ -32,7 +32,7 @@ from opsbook.engine.observe import Observer, RunEvent
 from opsbook.engine.output import CappedOutput
 from opsbook.errors import LeaseLost, OpsbookError
 from opsbook.masking import Masker
-from opsbook.plan import expression_context
+from opsbook.plan import confirm_items, expression_context
 from opsbook.spec import expressions as ex
 from opsbook.spec.loader import LoadedSpec
 from opsbook.spec.models import Runbook, Step
@@ -382,6 +382,8 @@ class Executor:
         irreversible = kind.is_irreversible(
             step.config, step, self.s.loaded.root, self.s.loaded.spec
         )
+        if step.confirm and not self._confirmed(step, render):
+            return st
         env = self._process_env(step, render)
         delay = float(step.retry.delay)
         for n in range(step.retry.attempts):
@@ -616,15 +618,50 @@ class Executor:
             continue_on_error=step.continue_on_error,
         )
 
-    # ----- gates and waits -----------------------------------------------------------------
+    # ----- gates, confirmations and waits --------------------------------------------------
 
-    def _decide(self, sid: str, items: list[str]) -> Decision:
+    def _confirmed(self, step: Step, render: Callable[[str], str]) -> bool:
+        """``confirm:``: a human answers like at a gate, about the exact command (masked).
+
+        Unanswered, the step waits (the run pauses as at a gate); rejected, it fails.
+        """
+        masked = self._masked(render)
+        items = confirm_items(step, get_kind(step.kind).describe(step.config, masked), masked)
+        decision = self._decide(step.id, items, confirm=True)
+        if decision.approved:
+            return True
+        st = self.state[step.id]
+        if decision.approved is None:
+            status, event = "waiting", "gate_waiting"
+            st.result = {"message": "waiting for confirmation", "confirm": items}
+        else:
+            status, event = "failed", "step_failed"
+            note = f": {decision.note}" if decision.note else ""
+            st.result = {"message": f"not confirmed: rejected by {decision.operator}{note}"}
+            st.finished_at = time.time()
+        with self._txn() as conn:
+            q.set_step(conn, self.run_id, step.id, status=status, result=st.result)
+            chain.append(
+                conn,
+                event,
+                run_id=self.run_id,
+                step_id=step.id,
+                actor=self.s.operator,
+                data={"confirm": items, "message": st.result["message"]},
+            )
+        st.status = status
+        self._emit(event, step.id, confirm=items, message=st.result["message"])
+        return False
+
+    def _decide(self, sid: str, items: list[str], *, confirm: bool = False) -> Decision:
         with self.store.begin() as conn:
             row = q.get_approval(conn, self.run_id, sid)
         if row is not None:
             return Decision(row.decision == "approved", row.operator, row.note or "")
         protected = self.s.effective.environment.protected
         evidence = self._evidence(items)
+        if confirm:
+            evidence["confirm"] = True
         if self.s.yes and not protected:
             return self._record(
                 sid, Decision(True, self.s.operator, "auto-approved (--yes)"), evidence
@@ -664,7 +701,10 @@ class Executor:
                 run_id=self.run_id,
                 step_id=sid,
                 actor=decision.operator,
-                data={"note": note},
+                data={
+                    "note": note,
+                    **({"confirm": evidence["items"]} if "confirm" in evidence else {}),
+                },
             )
         return Decision(decision.approved, decision.operator, note)
 
@@ -756,7 +796,7 @@ class Executor:
         return Outcome(self.run_id, "interrupted", message)
 
     def _pause(self, paused: list[str]) -> Outcome:
-        gates = [sid for sid in paused if self.by_id[sid].kind == "gate"]
+        gates = [sid for sid in paused if self.by_id[sid].kind == "gate" or self.by_id[sid].confirm]
         timers = [sid for sid in paused if sid not in gates]
         with self._txn() as conn:
             q.set_run(conn, self.run_id, status="waiting", lease_owner=None, lease_expires_at=None)
@@ -767,7 +807,10 @@ class Executor:
                 actor=self.s.operator,
                 data={"gates": gates, "timers": timers},
             )
-        parts = [f"`opsbook approve {self.run_id} {g}` (or --reject)" for g in gates]
+        parts = [
+            f"`opsbook approve {self.run_id} {g}` (or --reject)" + _confirming(self.state[g])
+            for g in gates
+        ]
         parts += [
             f"{sid} {self.state[sid].result.get('message', 'paused')}; a worker continues then"
             for sid in timers
@@ -879,3 +922,9 @@ class _Fenced:
         if self.events:
             chain.append_many(self._conn, self.events)
             self.events = []
+
+
+def _confirming(st: StepState) -> str:
+    """For a paused ``confirm:`` step, what the approval confirms (already masked)."""
+    items = st.result.get("confirm")
+    return " to confirm: " + "; ".join(items) if items else ""

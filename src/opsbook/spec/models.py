@@ -126,6 +126,7 @@ COMMON_STEP_FIELDS = (
     "continue_on_error",
     "read_only",
     "description",
+    "confirm",
 )
 
 
@@ -153,6 +154,8 @@ class Step(BaseModel):
     continue_on_error: bool = False
     read_only: bool = False
     """A ``run`` step that changes nothing (lint, tests, diagnostics): not counted as a change."""
+    confirm: bool | str = False
+    """A human confirms the exact resolved command before the step runs (text: what to check)."""
 
     _kind: str = PrivateAttr(default="")
     _config: Any = PrivateAttr(default=None)
