@@ -17,7 +17,7 @@ from opsbook.plan import changes_things
 from opsbook.spec.models import Step
 from opsbook.steps.base import StepResult
 from opsbook.steps.registry import get_kind
-from opsbook.steps.run import run_shell
+from opsbook.steps.run import run_template
 from opsbook.store import events as chain
 from opsbook.store import runs as q
 
@@ -105,16 +105,19 @@ def rollback_step(ex: Executor, step: Step) -> bool:
     env["OPSBOOK_OUTPUT"] = str(ex.workdir / f"{step.id}.rollback.out")
     if step.rollback:
         cwd = ex.s.loaded.root / step.dir if step.dir else ex.s.loaded.root
-        result = run_shell(
-            command,
+        result = run_template(
+            step.rollback,
+            render,
             cwd=cwd,
             env=env,
             log=ex._logger(step.id, output),
             timeout=step.timeout,
             cancelled=threading.Event(),
         )
+        if result.error:
+            ex._logger(step.id, output)(result.error)
         exit_code: int | None = result.exit_code
-        ok = result.exit_code == 0 and not result.timed_out
+        ok = result.exit_code == 0 and not result.timed_out and not result.error
     else:
         ctx = ex.step_context(step, attempt, env, render, output)
         try:

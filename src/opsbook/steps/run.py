@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opsbook import shellsafe
 from opsbook.steps.base import StepContext, StepKind, StepResult
 
 KILL_GRACE_ENV = "OPSBOOK_KILL_GRACE"
@@ -26,6 +27,36 @@ class ShellResult:
     exit_code: int
     timed_out: bool
     cancelled: bool
+    error: str = ""
+    """Why the command never started (a value that cannot be placed in it)."""
+
+
+def run_template(
+    template: str,
+    render: Callable[[str], str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    log: Callable[[str], None],
+    timeout: float | None,
+    cancelled: threading.Event,
+) -> ShellResult:
+    """Run a ``run:``/``rollback:`` command whose ``${{ }}`` values reach it through ``env``.
+
+    See :mod:`opsbook.shellsafe`: no value is ever read by the shell as code.
+    """
+    try:
+        bound = shellsafe.bind(template, lambda expr: render("${{" + expr + "}}"))
+    except shellsafe.ShellValueError as err:
+        return ShellResult(2, timed_out=False, cancelled=False, error=str(err))
+    return run_shell(
+        bound.command,
+        cwd=cwd,
+        env={**env, **bound.env},
+        log=log,
+        timeout=timeout,
+        cancelled=cancelled,
+    )
 
 
 def run_shell(
@@ -135,11 +166,18 @@ class RunStep(StepKind):
     safe_to_rerun = False
 
     def execute(self, ctx: StepContext, config: Any) -> StepResult:
-        command = ctx.render(config)
         cwd = ctx.root / ctx.step.dir if ctx.step.dir else ctx.root
-        result = run_shell(
-            command, cwd=cwd, env=ctx.env, log=ctx.log, timeout=ctx.timeout, cancelled=ctx.cancelled
+        result = run_template(
+            config,
+            ctx.render,
+            cwd=cwd,
+            env=ctx.env,
+            log=ctx.log,
+            timeout=ctx.timeout,
+            cancelled=ctx.cancelled,
         )
+        if result.error:
+            return StepResult(ok=False, message=result.error)
         outputs = read_outputs(ctx.output_file)
         if result.timed_out:
             message = f"timed out after {ctx.timeout:g}s; its process group was killed"
