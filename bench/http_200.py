@@ -82,17 +82,14 @@ def main() -> None:
         curl = min(timed(["bash", "curl.sh"], root) for _ in range(2))
         ours = min(timed(opsbook, root, env) for _ in range(3))
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-        from opsbook.checks.http import HttpProbe, run_http_checks
+        from opsbook.checks.runner import run_checks
         from opsbook.spec.models import Check
 
-        probes = [
-            HttpProbe(f"c{i}", Check(http=f"{base}/health/{i}"), f"{base}/health/{i}")
-            for i in range(n)
-        ]
+        checks = [(f"c{i}", Check(http=f"{base}/health/{i}")) for i in range(n)]
         inproc = []
         for _ in range(3):
             start = time.perf_counter()
-            outcomes = run_http_checks(probes)
+            outcomes = run_checks(checks, root=root, env={}, render=str)
             inproc.append(time.perf_counter() - start)
             assert all(o.ok for o in outcomes)
     server.shutdown()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from opsbook.checks.http import HttpProbe, run_http_checks
+from check_support import run_named
 from opsbook.spec.models import Check
 
 
@@ -79,9 +79,9 @@ def test_https_is_verified_and_plain_http_passes(https_server: str, http_server:
         "redirected": f"http://{http_server}/redirect",
         "plain": f"http://{http_server}/health",
     }
-    probes = [HttpProbe(name, Check(http=url), url) for name, url in urls.items()]
-    outcomes = {o.name: o for o in run_http_checks(probes, timeout=10)}
-    assert outcomes["plain"].ok and outcomes["plain"].status == 200
+    probes = [(name, Check(http=url)) for name, url in urls.items()]
+    outcomes = {o.check: o for o in run_named(probes, cap=10)}
+    assert outcomes["plain"].ok and outcomes["plain"].summary == "HTTP 200"
     for name in ("tls", "redirected"):
         assert not outcomes[name].ok
         assert "CERTIFICATE_VERIFY_FAILED" in " ".join(outcomes[name].problems), name

@@ -80,7 +80,6 @@ def test_every_field_is_documented(model: type[models.BaseModel]) -> None:
 def test_every_step_field_and_expect_key_is_documented() -> None:
     text = (REPO / "docs" / "format.md").read_text()
     missing = [f for f in models.COMMON_STEP_FIELDS if f"`{f}`" not in text]
-    missing += [f for f in _fields(models.Expect) if f"`expect.{f}`" not in text]
     missing += [f for f in _fields(models.Retry) if f"`retry.{f}`" not in text]
     assert not missing
 
@@ -112,3 +111,27 @@ def test_every_step_kind_is_documented() -> None:
 
     text = (REPO / "docs" / "format.md").read_text()
     assert all(f"### `{kind}`" in text for kind in kind_names())
+
+
+def test_every_check_type_and_its_keys_are_documented() -> None:
+    from opsbook.checks.registry import check_type_names, get_check_type
+
+    text = (REPO / "docs" / "format.md").read_text()
+    missing = []
+    for name in check_type_names():
+        section = text.split(f"### check type `{name}`", 1)
+        if len(section) == 1:
+            missing.append(name)
+            continue
+        body = section[1].split("\n### ", 1)[0]
+        model = get_check_type(name).config_type
+        for field, info in model.model_fields.items():
+            key = info.alias or field
+            nested = info.annotation
+            if isinstance(nested, type) and issubclass(nested, models.BaseModel):
+                missing += [
+                    f"{name}.{key}.{k}" for k in _fields(nested) if f"`{key}.{k}`" not in body
+                ]
+            elif f"`{key}`" not in body:
+                missing.append(f"{name}.{key}")
+    assert not missing, f"check types or keys missing from docs/format.md: {missing}"

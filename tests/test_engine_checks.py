@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from check_support import run_named
 from engine_support import cli, only_run, project, rows
-from opsbook.checks.http import HttpProbe, run_http_checks
 from opsbook.spec.models import Check
 from opsbook.store import schema
 
@@ -55,12 +55,12 @@ def server() -> Iterator[str]:
     httpd.server_close()
 
 
-def _probe(name: str, url: str, **expect: object) -> HttpProbe:
-    return HttpProbe(name, Check.model_validate({"http": url, "expect": expect}), url)
+def _probe(name: str, url: str, **expect: object) -> tuple[str, Check]:
+    return name, Check.model_validate({"http": url, "expect": expect})
 
 
 def test_each_expectation_passes_and_fails(server: str) -> None:
-    outcomes = run_http_checks(
+    outcomes = run_named(
         [
             _probe("ok", f"{server}/health", status=200, json={"status": "ok", "db": {"up": True}}),
             _probe("json", f"{server}/health", json={"db": {"up": False}}),
@@ -75,7 +75,7 @@ def test_each_expectation_passes_and_fails(server: str) -> None:
             _probe("refused", "http://127.0.0.1:9/"),
         ]
     )
-    problems = {o.name: o.problems for o in outcomes}
+    problems = {o.check: o.problems for o in outcomes}
     assert problems["ok"] == []
     assert problems["json"] == ["$.db.up is true, expected false"]
     assert problems["status"] == ["status 503, expected 200 or 204"]
@@ -91,7 +91,7 @@ def test_checks_run_concurrently(server: str) -> None:
     # Ten 300 ms endpoints answered together: the outcomes overlap in time.
     probes = [_probe(f"c{i}", f"{server}/slow?{i}") for i in range(10)]
     started = time.perf_counter()
-    outcomes = run_http_checks(probes)
+    outcomes = run_named(probes)
     total = time.perf_counter() - started
     assert all(o.ok for o in outcomes)
     assert total < sum(o.elapsed for o in outcomes)  # overlap, not a timing target

@@ -1,137 +1,139 @@
-"""Named HTTP checks (``checks:`` in opsbook.yaml), run concurrently with httpx.
+"""The ``http`` check type: a request, and what the response must look like.
 
 A check passes when the response has the expected status, its JSON contains the expected subset,
 each JMESPath expression yields its expected value, the body contains the expected text, and it
 arrived within the expected time. Connection errors and timeouts are failures, never tracebacks.
+httpx is imported when the first http check runs, not when a file is validated.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import ssl
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
-import jmespath
-from jmespath.exceptions import JMESPathError
+from pydantic import Field
 
-from opsbook.spec.models import Check
+from opsbook.checks.base import CheckConfig, CheckContext, CheckResult, CheckType
+from opsbook.spec.durations import Duration
+
+if TYPE_CHECKING:
+    import httpx
+
+    from opsbook.spec.models import Spec
 
 
-@dataclass
-class HttpProbe:
-    """One check, its templates rendered."""
+class HttpExpect(CheckConfig):
+    """What an HTTP check expects of the response."""
 
-    name: str
-    check: Check
-    url: str
-    headers: dict[str, str] = field(default_factory=dict)
+    status: int | list[int] = 200
+    json_: dict[str, Any] | None = Field(default=None, alias="json")
+    jmespath: dict[str, Any] | None = None
+    contains: str | None = None
+    within: Duration | None = None
+
+
+class HttpConfig(CheckConfig):
+    http: str
+    """The URL."""
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
     body: str | None = None
+    expect: HttpExpect = Field(default_factory=HttpExpect)
 
 
-@dataclass
-class CheckOutcome:
-    """How one probe went; ``problems`` is empty when it passed."""
+class HttpCheck(CheckType):
+    name = "http"
+    config_type = HttpConfig
 
-    name: str
-    url: str
-    status: int | None
-    elapsed: float
-    problems: list[str]
+    def validate(self, config: Any, spec: Spec) -> list[str]:
+        import jmespath
+        from jmespath.exceptions import JMESPathError
 
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+        problems = []
+        for expression in config.expect.jmespath or {}:
+            try:
+                jmespath.compile(expression)
+            except JMESPathError as err:
+                problems.append(f"bad JMESPath {expression!r}: {err}")
+        return problems
 
+    async def run(self, ctx: CheckContext, config: Any) -> CheckResult:
+        import httpx
 
-def run_http_checks(
-    probes: Sequence[HttpProbe], *, timeout: float | None = None
-) -> list[CheckOutcome]:
-    """Run every probe at once; outcomes in the order given. ``timeout`` caps each probe."""
-    return asyncio.run(_run_all(probes, timeout))
-
-
-async def _run_all(probes: Sequence[HttpProbe], cap: float | None) -> list[CheckOutcome]:
-    # One connection per probe: a pool smaller than the batch would serialise slow endpoints.
-    limits = httpx.Limits(max_connections=max(len(probes), 1), max_keepalive_connections=0)
-    transport = _BySchemeTransport(limits)
-    async with httpx.AsyncClient(transport=transport, follow_redirects=True) as client:
-        return list(await asyncio.gather(*(_one(client, p, cap) for p in probes)))
-
-
-class _BySchemeTransport(httpx.AsyncBaseTransport):
-    """httpx's transport, with the certificate-verifying one built on the first https request.
-
-    Loading the CA bundle takes about 30 ms, a tenth of a batch of local http checks that never
-    use it. https requests (a redirect included) get the default, verifying transport; plain
-    http ones a transport whose TLS context trusts nothing, which plain http never uses.
-    """
-
-    def __init__(self, limits: httpx.Limits) -> None:
-        self.limits = limits
-        self.plain = httpx.AsyncHTTPTransport(
-            limits=limits, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        )
-        self.tls: httpx.AsyncHTTPTransport | None = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.scheme != "https":
-            return await self.plain.handle_async_request(request)
-        if self.tls is None:
-            self.tls = httpx.AsyncHTTPTransport(limits=self.limits)
-        return await self.tls.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.plain.aclose()
-        if self.tls is not None:
-            await self.tls.aclose()
+        client = await ctx.http_client()
+        result = CheckResult(ctx.name)
+        start = time.perf_counter()
+        try:
+            response = await client.request(
+                config.method,
+                config.http,
+                headers=config.headers,
+                content=config.body,
+                timeout=ctx.timeout,
+            )
+        except httpx.TimeoutException:
+            result.summary = "no response"
+            result.fail("timeout", f"no response within {ctx.timeout:g}s")
+            return result
+        except httpx.HTTPError as err:
+            result.summary = "no response"
+            result.fail("unreachable", f"cannot reach {config.http}: {type(err).__name__}: {err}")
+            return result
+        elapsed = time.perf_counter() - start
+        result.summary = f"HTTP {response.status_code}"
+        result.value = float(response.status_code)
+        for problem in expectation_problems(config.expect, response, elapsed):
+            result.fail("expectation", problem)
+        return result
 
 
-async def _one(client: httpx.AsyncClient, probe: HttpProbe, cap: float | None) -> CheckOutcome:
-    check = probe.check
-    timeout = float(check.timeout) if cap is None else min(float(check.timeout), cap)
-    start = time.perf_counter()
-    try:
-        response = await client.request(
-            check.method,
-            probe.url,
-            headers=probe.headers,
-            content=probe.body,
-            timeout=timeout,
-        )
-    except httpx.TimeoutException:
-        return CheckOutcome(
-            probe.name,
-            probe.url,
-            None,
-            time.perf_counter() - start,
-            [f"no response within {timeout:g}s"],
-        )
-    except httpx.HTTPError as err:
-        return CheckOutcome(
-            probe.name,
-            probe.url,
-            None,
-            time.perf_counter() - start,
-            [f"cannot reach {probe.url}: {type(err).__name__}: {err}"],
-        )
-    elapsed = time.perf_counter() - start
-    return CheckOutcome(
-        probe.name,
-        probe.url,
-        response.status_code,
-        elapsed,
-        expectation_problems(check, response, elapsed),
-    )
+def make_client(size: int) -> httpx.AsyncClient:
+    """One client for a batch of ``size`` checks: one connection each, TLS set up lazily."""
+    import httpx
+
+    # One connection per check: a pool smaller than the batch would serialise slow endpoints.
+    limits = httpx.Limits(max_connections=max(size, 1), max_keepalive_connections=0)
+    return httpx.AsyncClient(transport=_transport(limits), follow_redirects=True)
 
 
-def expectation_problems(check: Check, response: httpx.Response, elapsed: float) -> list[str]:
-    """What about the response does not match ``check.expect``."""
-    expect = check.expect
+def _transport(limits: httpx.Limits) -> httpx.AsyncBaseTransport:
+    import ssl
+
+    import httpx
+
+    class BySchemeTransport(httpx.AsyncBaseTransport):
+        """httpx's transport, with the certificate-verifying one built on the first https request.
+
+        Loading the CA bundle takes about 30 ms, a tenth of a batch of local http checks that
+        never use it. https requests (a redirect included) get the default, verifying
+        transport; plain http ones a transport whose TLS context trusts nothing, which plain
+        http never uses.
+        """
+
+        def __init__(self) -> None:
+            self.plain = httpx.AsyncHTTPTransport(
+                limits=limits, verify=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            )
+            self.tls: httpx.AsyncHTTPTransport | None = None
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.scheme != "https":
+                return await self.plain.handle_async_request(request)
+            if self.tls is None:
+                self.tls = httpx.AsyncHTTPTransport(limits=limits)
+            return await self.tls.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await self.plain.aclose()
+            if self.tls is not None:
+                await self.tls.aclose()
+
+    return BySchemeTransport()
+
+
+def expectation_problems(expect: HttpExpect, response: httpx.Response, elapsed: float) -> list[str]:
+    """What about the response does not match ``expect``."""
     problems: list[str] = []
     wanted = expect.status if isinstance(expect.status, list) else [expect.status]
     if response.status_code not in wanted:
@@ -148,17 +150,25 @@ def expectation_problems(check: Check, response: httpx.Response, elapsed: float)
             return problems
         if expect.json_ is not None:
             problems.extend(subset_problems(expect.json_, document, "$"))
-        for expression, expected in (expect.jmespath or {}).items():
-            try:
-                actual = jmespath.search(expression, document)
-            except JMESPathError as err:
-                problems.append(f"jmespath {expression!r} is invalid: {err}")
-                continue
-            if actual != expected:
-                problems.append(
-                    f"jmespath {expression!r} is {json.dumps(actual)},"
-                    f" expected {json.dumps(expected)}"
-                )
+        problems.extend(_jmespath_problems(expect.jmespath or {}, document))
+    return problems
+
+
+def _jmespath_problems(expressions: dict[str, Any], document: Any) -> list[str]:
+    import jmespath
+    from jmespath.exceptions import JMESPathError
+
+    problems = []
+    for expression, expected in expressions.items():
+        try:
+            actual = jmespath.search(expression, document)
+        except JMESPathError as err:
+            problems.append(f"jmespath {expression!r} is invalid: {err}")
+            continue
+        if actual != expected:
+            problems.append(
+                f"jmespath {expression!r} is {json.dumps(actual)}, expected {json.dumps(expected)}"
+            )
     return problems
 
 

@@ -26,7 +26,7 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
 
 
-def _compile(pattern: str | None) -> str | None:
+def compile_pattern(pattern: str | None) -> str | None:
     if pattern is not None:
         try:
             re.compile(pattern)
@@ -64,30 +64,49 @@ class EnvVar(Model):
     service: str | None = None
     example: str | None = None
 
-    _check_pattern = field_validator("pattern")(_compile)
+    _check_pattern = field_validator("pattern")(compile_pattern)
     _scalar_to_text = field_validator("default", "example", mode="before")(_text)
 
 
-class Expect(Model):
-    """What an HTTP check expects of the response."""
-
-    status: int | list[int] = 200
-    json_: dict[str, Any] | None = Field(default=None, alias="json")
-    jmespath: dict[str, Any] | None = None
-    contains: str | None = None
-    within: Duration | None = None
+COMMON_CHECK_FIELDS = ("description", "timeout")
 
 
-class Check(Model):
-    """A named, read-only verification (an HTTP probe)."""
+class Check(BaseModel):
+    """A named, read-only verification. Exactly one key besides the common fields names its
+    type (``http``, ``sql``, ``tcp``, ``command``, ``env`` or a plugin's); the other keys belong
+    to that type and are validated against its model when the spec is validated."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     description: str | None = None
-    http: str
-    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
-    headers: dict[str, str] = Field(default_factory=dict)
-    body: str | None = None
     timeout: Duration = 10.0
-    expect: Expect = Field(default_factory=Expect)
+
+    _type: str = PrivateAttr(default="")
+    _config: Any = PrivateAttr(default=None)
+
+    @property
+    def type(self) -> str:
+        """The check type's name (the key that selected it)."""
+        if not self._type:
+            self._bind_now()
+        return self._type
+
+    @property
+    def config(self) -> Any:
+        """The type's validated configuration (its pydantic model)."""
+        if not self._type:
+            self._bind_now()
+        return self._config
+
+    def bind(self, type_name: str, config: Any) -> None:
+        self._type, self._config = type_name, config
+
+    def _bind_now(self) -> None:
+        from opsbook.spec.checktypes import bind_check
+
+        problems = bind_check(self)
+        if problems:
+            raise ValueError("; ".join(message for _, message in problems))
 
 
 class Param(Model):
@@ -99,7 +118,7 @@ class Param(Model):
     pattern: str | None = None
     choices: list[str] | None = None
 
-    _check_pattern = field_validator("pattern")(_compile)
+    _check_pattern = field_validator("pattern")(compile_pattern)
     _scalar_to_text = field_validator("default", mode="before")(_text)
 
 

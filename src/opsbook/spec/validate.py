@@ -56,31 +56,8 @@ def semantic_problems(loaded: LoadedSpec) -> list[Problem]:
             if not re.search(var.pattern, var.default):
                 add(("env", name, "default"), f"default does not match pattern {var.pattern!r}")
 
-    for name, check in spec.checks.items():
-        scope = Scope(params=None, steps=None, where=f"check '{name}'")
-        strings: list[tuple[Loc, str]] = [(("checks", name, "http"), check.http)]
-        strings += [(("checks", name, "headers", k), v) for k, v in check.headers.items()]
-        if check.body:
-            strings.append((("checks", name, "body"), check.body))
-        # Expected values may be templates too (json: {version: "${{ params.version }}"}).
-        expect = check.expect
-        if expect.contains:
-            strings.append((("checks", name, "expect", "contains"), expect.contains))
-        for sub, value in _leaf_strings(expect.json_ or {}):
-            strings.append((("checks", name, "expect", "json", *sub), value))
-        for sub, value in _leaf_strings(expect.jmespath or {}):
-            strings.append((("checks", name, "expect", "jmespath", *sub), value))
-        for loc, text in strings:
-            for message in _template_problems(text, spec, scope):
-                add(loc, message)
-        for expr in check.expect.jmespath or {}:
-            import jmespath
-            from jmespath.exceptions import JMESPathError
-
-            try:
-                jmespath.compile(expr)
-            except JMESPathError as err:
-                add(("checks", name, "expect", "jmespath"), f"bad JMESPath {expr!r}: {err}")
+    for name in spec.checks:
+        problems.extend(_check_problems(loaded, name))
 
     if spec.database is not None:
         scope = Scope(params=None, steps=None, where="database")
@@ -95,16 +72,23 @@ def semantic_problems(loaded: LoadedSpec) -> list[Problem]:
     return problems
 
 
-def _leaf_strings(value: object, key: tuple[str | int, ...] = ()) -> Iterator[tuple[Loc, str]]:
-    """Every string inside nested dicts and lists, with its location below ``value``."""
-    if isinstance(value, str):
-        yield key, value
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from _leaf_strings(v, (*key, str(k)))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _leaf_strings(v, (*key, i))
+def _check_problems(loaded: LoadedSpec, name: str) -> Iterator[Problem]:
+    """A named check: its type, its type's keys, the type's own rules, its templates."""
+    from opsbook.checks.registry import get_check_type
+    from opsbook.spec.checktypes import bind_check
+
+    spec, doc = loaded.spec, loaded.document
+    check = spec.checks[name]
+    base: Loc = ("checks", name)
+    found = [((*base, *loc), message) for loc, message in bind_check(check)]
+    if not found:
+        ctype = get_check_type(check.type)
+        found += [((*base, check.type), m) for m in ctype.validate(check.config, spec)]
+        scope = Scope(params=None, steps=None, where=f"check '{name}'")
+        for loc, text in ctype.templates(check.config):
+            found += [((*base, *loc), m) for m in _template_problems(text, spec, scope)]
+    for loc, message in found:
+        yield Problem(doc.file, doc.line(loc), _path(loc), message)
 
 
 def _path(loc: Loc) -> str:
