@@ -55,6 +55,20 @@ def test_a_command_that_overruns_is_killed_with_its_children(tmp_path: Path) -> 
     assert not marker.exists()
 
 
+def test_a_value_in_a_command_is_never_shell_code(tmp_path: Path) -> None:
+    from opsbook.checks.runner import run_checks
+
+    hostile = "$(touch pwned); `touch pwned2` ' \" ;touch pwned3"
+    check = Check.model_validate(
+        {"command": "echo ${{ vars.V }}", "expect": {"output": "touch pwned3"}}
+    )
+    [result] = run_checks(
+        [("echo", check)], root=tmp_path, env={"PATH": "/usr/bin:/bin"}, render=lambda _: hostile
+    )
+    assert result.ok, result.problems
+    assert not list(tmp_path.glob("pwned*"))
+
+
 @pytest.fixture
 def listening() -> Iterator[int]:
     with socket.socket() as server:

@@ -11,6 +11,7 @@ import contextlib
 import os
 import re
 import signal
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -42,14 +43,27 @@ class CommandCheck(CheckType):
     name = "command"
     config_type = CommandConfig
 
+    def render(self, config: Any, render: Callable[[str], str]) -> Any:
+        """Everything but the command: its values reach it through the environment (``run``)."""
+        rendered = super().render(config, render)
+        rendered.command = config.command
+        return rendered
+
     async def run(self, ctx: CheckContext, config: Any) -> CheckResult:
+        from opsbook import shellsafe
+
         result = CheckResult(ctx.name)
+        try:
+            bound = shellsafe.bind(config.command, lambda expr: ctx.render("${{" + expr + "}}"))
+        except shellsafe.ShellValueError as err:
+            result.fail("value", str(err))
+            return result
         proc = await asyncio.create_subprocess_exec(
             "/bin/sh",
             "-c",
-            config.command,
+            bound.command,
             cwd=ctx.root,
-            env=dict(ctx.env),
+            env={**ctx.env, **bound.env},
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
