@@ -25,7 +25,8 @@ and never escape as tracebacks.
     │   └── MigrationFailed         exit 1   a migration failed: file, statement, server message
     ├── CheckFailed                 exit 1   a check command found problems
     ├── Unauthenticated             exit 2   no, unknown, revoked or expired token/session/link
-    └── Forbidden                   exit 2   authenticated, but the role or rule refuses this
+    ├── Forbidden                   exit 2   authenticated, but the role or rule refuses this
+    └── FlagNotFound                exit 2   a flag key is not declared under flags:
 """
 
 from __future__ import annotations
@@ -256,3 +257,11 @@ class Forbidden(OpsbookError):
     code = "forbidden"
     exit_code = 2
     http_status = 403
+
+
+class FlagNotFound(OpsbookError):
+    """Raised when a flag key is not declared under ``flags:`` of opsbook.yaml."""
+
+    code = "flag_not_found"
+    exit_code = 2
+    http_status = 404

@@ -12,6 +12,7 @@ from opsbook.cli import (  # noqa: F401  (importing a module registers its comma
     auth_cmds,
     check_cmds,
     db_cmds,
+    flag_cmds,
     import_cmds,
     run_cmds,
     spec_cmds,

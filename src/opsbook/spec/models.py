@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from opsbook.calendars import Calendar
+from opsbook.flags.models import Flags
 from opsbook.spec.durations import Duration
 
 STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -260,6 +261,7 @@ class Spec(BaseModel):
     runbooks: dict[str, Runbook] = Field(default_factory=dict)
     database: Database | None = None
     calendars: dict[str, Calendar] = Field(default_factory=dict)
+    flags: Flags = Field(default_factory=dict)
 
     @property
     def extensions(self) -> dict[str, Any]:

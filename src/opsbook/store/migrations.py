@@ -33,6 +33,8 @@ def _v1(conn: Connection) -> None:
     conn.execute(insert(schema.chain).values(id=1, head_seq=0, head_hash=GENESIS_HASH))
 
 
+def _v7(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=[schema.flag_states, schema.flag_changes])
 def _v8(conn: Connection) -> None:
     schema.metadata.create_all(
         conn,
@@ -42,6 +44,7 @@ def _v8(conn: Connection) -> None:
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "runs, steps, attempts, approvals, hash-chained events", _v1),
+    (7, "feature flag states and their changes", _v7),
     (8, "API tokens, dashboard users and sessions, approval links", _v8),
 ]
 LATEST = MIGRATIONS[-1][0]

@@ -179,3 +179,34 @@ keys = Table(
     Column("name", String(60), primary_key=True),
     Column("value", String(200), nullable=False),  # random; signs approval links
 )
+# Feature flags (migration 7): the live state of each flag of a project, and every change to it.
+# The change rows repeat what the flag_changed event in the chain holds, keyed for `flag history`.
+flag_states = Table(
+    "opsbook_flag_states",
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("key", String(100), primary_key=True),
+    Column("enabled", Integer, nullable=False),  # 0/1: one type on both backends
+    Column("percent", Integer, nullable=False),
+    Column("overrides", JSON, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+flag_changes = Table(
+    "opsbook_flag_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("key", String(100), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("before", JSON, nullable=False),
+    Column("after", JSON, nullable=False),
+    Column("run_id", String(40)),
+    Column("step_id", String(200)),
+    Column("event_seq", Integer, nullable=False),
+)
+Index("opsbook_flag_changes_key", flag_changes.c.project, flag_changes.c.key, flag_changes.c.id)
