@@ -35,6 +35,8 @@ def _v1(conn: Connection) -> None:
 
 def _v7(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.flag_states, schema.flag_changes])
+
+
 def _v8(conn: Connection) -> None:
     schema.metadata.create_all(
         conn,
