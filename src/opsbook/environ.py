@@ -10,8 +10,10 @@ Precedence, lowest first (documented in docs/format.md):
 The process environment fills gaps but never overrides a file: a developer's shell holding a
 local ``DATABASE_URL`` must not leak into a ``--env production`` run.
 
-Secret values are every value read from an env file, every value of a variable the contract
-declares ``secret``, and nothing else (``vars`` are plain configuration, checked in).
+Secret values are every value of a variable the contract declares ``secret``, and every value
+read from an env file whose name looks secret (:mod:`opsbook.secretnames`: KEY, TOKEN, SECRET,
+PASSWORD, DSN, a URL with credentials...), and nothing else: ``PORT=8080`` in an env file is
+configuration and is shown; ``vars`` are plain configuration, checked in.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Literal
 from dotenv import dotenv_values
 
 from opsbook.errors import UsageError
+from opsbook.masking import MIN_DECLARED_SECRET as MIN
+from opsbook.secretnames import is_secret
 from opsbook.spec.loader import LoadedSpec
 from opsbook.spec.models import Environment
 
@@ -46,6 +50,18 @@ class Effective:
     def secrets(self) -> list[str]:
         """Secret values, for masking."""
         return [self.values[n] for n in sorted(self.secret_names) if self.values.get(n)]
+
+    def check_secret_lengths(self) -> None:
+        """Refuse a secret too short to mask reliably, instead of leaving it unmasked."""
+        short = [n for n in sorted(self.secret_names) if 0 < len(self.values.get(n, "")) < MIN]
+        if short:
+            where = f" (from {self.env_file.name})" if self.env_file else ""
+            raise UsageError(
+                f"secret {', '.join(short)}{where} is shorter than {MIN} characters,"
+                " too short to be masked reliably in output",
+                hint="use the real value; if it is not a secret, rename it or declare"
+                " it without secret: true",
+            )
 
     @property
     def vars(self) -> dict[str, str]:
@@ -92,7 +108,8 @@ def resolve(
         if path.is_file():
             for var, value in read_env_file(path).items():
                 eff.values[var], eff.sources[var] = value, "env_file"
-                eff.secret_names.add(var)
+                if is_secret(var, value):
+                    eff.secret_names.add(var)
     for var, raw in environment.vars.items():
         eff.values[var], eff.sources[var] = _text(raw), "vars"
         if not _declared_secret(loaded, var):

@@ -204,6 +204,7 @@ def make_plan(
     """Resolve what a run would do, running nothing."""
     runbook = get_runbook(loaded, runbook_name)
     effective = environ.resolve(loaded, env_name, process_env)
+    effective.check_secret_lengths()
     params = resolve_params(loaded, runbook_name, given)
     masker = Masker(effective.secrets)
     context = expression_context(loaded, effective, params, run={"id": "<run-id>"})

@@ -20,6 +20,7 @@ from opsbook.checks.fingerprint import Fingerprinter, for_project
 from opsbook.checks.public import is_browser_exposed
 from opsbook.environ import read_env_file, resolve
 from opsbook.errors import UsageError
+from opsbook.secretnames import is_secret
 from opsbook.spec.loader import LoadedSpec
 
 Category = Literal["only_a", "only_b", "different", "identical"]
@@ -84,8 +85,10 @@ def load_side(loaded: LoadedSpec, which: str) -> Side:
     path = Path(which)
     if path.is_file():
         values = read_env_file(path)
-        # Same rule as environ.resolve: a value read from an env file is a secret.
-        return Side(which, "file", values, frozenset(values))
+        # Same rule as environ.resolve: a value under a secret-looking name is a secret.
+        return Side(
+            which, "file", values, frozenset(n for n, v in values.items() if is_secret(n, v))
+        )
     known = ", ".join(loaded.spec.environments) or "none"
     raise UsageError(
         f"'{which}' is neither an environment of {loaded.display} nor an existing file",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opsbook.engine.output import CappedOutput
@@ -113,7 +114,9 @@ def rollback_step(ex: Executor, step: Step) -> bool:
             log=ex._logger(step.id, output),
             timeout=step.timeout,
             cancelled=threading.Event(),
+            secrets=ex.masker.secrets,
         )
+        Path(env["OPSBOOK_OUTPUT"]).unlink(missing_ok=True)
         if result.error:
             ex._logger(step.id, output)(result.error)
         exit_code: int | None = result.exit_code

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -145,6 +146,7 @@ class Executor:
             self.stop_heartbeat.set()
             for ctx in self.contexts.values():
                 ctx.cancelled.set()
+            shutil.rmtree(self.workdir, ignore_errors=True)  # $OPSBOOK_OUTPUT files: raw values
 
     def _execute(self) -> Outcome:
         with self.store.begin() as conn:

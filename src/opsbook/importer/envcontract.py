@@ -6,14 +6,9 @@ import re
 
 from opsbook.importer.draft import Draft, EnvEntry
 from opsbook.importer.markdown import Inline, ListBlock, Table
+from opsbook.secretnames import is_secret
 
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
-_SECRET_WORDS = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|SERVICE_ROLE|DSN|CREDENTIALS?)")
-_CREDENTIAL_URL = re.compile(
-    r"(DATABASE|DB|POSTGRES|PG|REDIS|MONGO|MYSQL|AMQP|RABBITMQ|KAFKA)\w*_(URL|URI|DSN)$"
-)
-_PUBLIC = ("NEXT_PUBLIC_", "VITE_", "PUBLIC_", "REACT_APP_", "EXPO_PUBLIC_", "NUXT_PUBLIC_")
-_URL_WITH_PASSWORD = re.compile(r"://[^/@\s:]+:[^/@\s]+@")
 _REF = re.compile(r"\$\{?([A-Z][A-Z0-9_]*)\}?")
 _SHELL_SPECIAL = {"HOME", "PATH", "PWD", "USER", "SHELL", "OLDPWD", "IFS", "RANDOM", "HOSTNAME"}
 
@@ -21,19 +16,6 @@ _NAME_HEADERS = ("variable", "name", "key", "env", "environment variable", "var"
 _YES = ("✅", "✔", "yes", "y", "true", "required", "mandatory", "x")
 _NO = ("⛔", "❌", "no", "n", "false", "optional", "⚠", "not required", "-", "–", "—", "")
 _NO_DEFAULT = ("", "-", "–", "—", "empty", "none", "n/a", "(none)", "null")
-
-
-def is_secret(name: str, example: str | None = None) -> bool:
-    """Whether a variable's value must be masked, judged from its name (and an example value).
-
-    >>> is_secret("SUPABASE_SERVICE_ROLE_KEY"), is_secret("NEXT_PUBLIC_SUPABASE_ANON_KEY")
-    (True, False)
-    """
-    if name.startswith(_PUBLIC):
-        return False
-    if _SECRET_WORDS.search(name) or _CREDENTIAL_URL.search(name):
-        return True
-    return bool(example and _URL_WITH_PASSWORD.search(example))
 
 
 def env_names(inline: Inline) -> list[str]:

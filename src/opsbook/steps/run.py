@@ -9,13 +9,14 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from opsbook import shellsafe
+from opsbook.masking import SplitGuard
 from opsbook.steps.base import StepContext, StepKind, StepResult
 
 KILL_GRACE_ENV = "OPSBOOK_KILL_GRACE"
@@ -40,23 +41,29 @@ def run_template(
     log: Callable[[str], None],
     timeout: float | None,
     cancelled: threading.Event,
+    secrets: Iterable[str] = (),
 ) -> ShellResult:
     """Run a ``run:``/``rollback:`` command whose ``${{ }}`` values reach it through ``env``.
 
-    See :mod:`opsbook.shellsafe`: no value is ever read by the shell as code.
+    See :mod:`opsbook.shellsafe`: no value is ever read by the shell as code. A secret the
+    command prints across two lines is masked on both (:class:`opsbook.masking.SplitGuard`).
     """
     try:
         bound = shellsafe.bind(template, lambda expr: render("${{" + expr + "}}"))
     except shellsafe.ShellValueError as err:
         return ShellResult(2, timed_out=False, cancelled=False, error=str(err))
-    return run_shell(
-        bound.command,
-        cwd=cwd,
-        env={**env, **bound.env},
-        log=log,
-        timeout=timeout,
-        cancelled=cancelled,
-    )
+    guard = SplitGuard(log, secrets)
+    try:
+        return run_shell(
+            bound.command,
+            cwd=cwd,
+            env={**env, **bound.env},
+            log=guard,
+            timeout=timeout,
+            cancelled=cancelled,
+        )
+    finally:
+        guard.flush()
 
 
 def run_shell(
@@ -148,11 +155,16 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def read_outputs(path: Path | None) -> dict[str, str]:
-    """``key=value`` lines of the $OPSBOOK_OUTPUT file (later lines win)."""
+    """``key=value`` lines of the $OPSBOOK_OUTPUT file (later lines win); the file is removed.
+
+    It may hold raw secrets, so it lives no longer than the attempt that wrote it.
+    """
     if path is None or not path.is_file():
         return {}
     outputs: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    text = path.read_text(encoding="utf-8", errors="replace")
+    path.unlink(missing_ok=True)
+    for line in text.splitlines():
         key, sep, value = line.partition("=")
         if sep and key.strip():
             outputs[key.strip()] = value
@@ -175,6 +187,7 @@ class RunStep(StepKind):
             log=ctx.log,
             timeout=ctx.timeout,
             cancelled=ctx.cancelled,
+            secrets=ctx.secrets,
         )
         if result.error:
             return StepResult(ok=False, message=result.error)
