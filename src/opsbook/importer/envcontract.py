@@ -6,7 +6,7 @@ import re
 
 from opsbook.importer.draft import Draft, EnvEntry
 from opsbook.importer.markdown import Inline, ListBlock, Table
-from opsbook.secretnames import is_secret
+from opsbook.secretnames import is_secret as is_secret  # re-exported for the importer
 
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 _REF = re.compile(r"\$\{?([A-Z][A-Z0-9_]*)\}?")
