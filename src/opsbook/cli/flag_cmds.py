@@ -129,3 +129,26 @@ def history(
         print_json([c.to_json() for c in changes])
     else:
         show_history(changes)
+
+
+flags_group = subgroup("flags", "Serve the feature flags to applications (OFREP).")
+
+
+@flags_group.command("serve")
+def serve(
+    port: Annotated[int, typer.Option("--port", help="TCP port on 127.0.0.1.")] = 8016,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (keep 127.0.0.1 behind a proxy).")
+    ] = "127.0.0.1",
+    file: SpecFile = None,
+    store: StoreUrl = None,
+) -> None:
+    """Serve the flags of opsbook.yaml over OFREP (POST /ofrep/v1/evaluate/flags[/KEY]) to any
+    OpenFeature SDK; clients send a token from `opsbook token create`."""
+    from opsbook.errors import UsageError
+    from opsbook.web.ofrep import serve as run
+
+    if not 0 < port < 65536:
+        raise UsageError(f"--port {port} is not a TCP port", hint="give 1 to 65535")
+    loaded, st = _open(file, store)
+    run(st, loaded, host, port)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
+from opsbook.errors import StoreError
 from opsbook.store import driver, events, schema
 
 F = schema.flag_states
@@ -136,3 +137,37 @@ def get_changes(conn: Connection, project: str, key: str, limit: int) -> list[Ch
     )
     fields = [f for f in ChangeRow.__dataclass_fields__]
     return [ChangeRow(**{f: getattr(r, f) for f in fields}) for r in conn.execute(query)]
+
+
+class StateReader:
+    """One connection kept open to read flag states on every evaluation (OFREP).
+
+    Each read is its own autocommit statement, so it sees every change committed before it (a
+    kill is effective at the next evaluation) without taking SQLite's write lock as
+    :meth:`Store.begin` does.
+    """
+
+    def __init__(self, engine: Any) -> None:
+        self._errors = engine.dialect.loaded_dbapi.Error
+        self._raw = engine.raw_connection()
+        if engine.dialect.name == "postgresql":
+            self._raw.driver_connection.autocommit = True
+            self._sql = _ONE.replace(":project", "%(project)s").replace(":key", "%(key)s")
+        else:
+            self._sql = _ONE
+
+    def get(self, project: str, key: str) -> StateRow | None:
+        try:
+            cursor = self._raw.cursor()
+            try:
+                cursor.execute(self._sql, {"project": project, "key": key})
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except self._errors as err:
+            reason = " ".join(str(err).split())
+            raise StoreError(f"cannot read flag states: {reason}") from None
+        return None if row is None else _state(row)
+
+    def close(self) -> None:
+        self._raw.close()
