@@ -14,6 +14,7 @@ from opsbook.cli import (  # noqa: F401  (importing a module registers its comma
     db_cmds,
     flag_cmds,
     import_cmds,
+    incident_cmds,
     run_cmds,
     spec_cmds,
 )

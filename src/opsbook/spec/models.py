@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from opsbook.calendars import Calendar
 from opsbook.flags.models import Flags
+from opsbook.incidents import models as incidents
 from opsbook.spec.durations import Duration
 
 STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -262,6 +263,11 @@ class Spec(BaseModel):
     database: Database | None = None
     calendars: dict[str, Calendar] = Field(default_factory=dict)
     flags: Flags = Field(default_factory=dict)
+    severities: dict[str, incidents.Severity] = Field(default_factory=dict)
+    oncall: dict[str, incidents.OncallSchedule] = Field(default_factory=dict)
+    contacts: dict[str, incidents.Contact] = Field(default_factory=dict)
+    escalation: dict[str, incidents.Policy] = Field(default_factory=dict)
+    schedules: dict[str, incidents.Schedule] = Field(default_factory=dict)
 
     @property
     def extensions(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from opsbook.errors import ExpressionError, Problem
+from opsbook.incidents.validate import problems as incident_problems
 from opsbook.spec import expressions as ex
 from opsbook.spec.models import COMMON_STEP_FIELDS, ENV_NAME, Runbook, Spec
 from opsbook.steps.registry import get_kind, kind_names
@@ -69,6 +70,7 @@ def semantic_problems(loaded: LoadedSpec) -> list[Problem]:
             Problem(doc.file, doc.line(loc), _path(loc), msg)
             for loc, msg in _runbook_problems(spec, rb_name, runbook)
         )
+    problems.extend(incident_problems(loaded))
     return problems
 
 

@@ -33,6 +33,19 @@ def _v1(conn: Connection) -> None:
     conn.execute(insert(schema.chain).values(id=1, head_seq=0, head_hash=GENESIS_HASH))
 
 
+def _v6(conn: Connection) -> None:
+    schema.metadata.create_all(
+        conn,
+        tables=[
+            schema.incidents,
+            schema.incident_pages,
+            schema.schedule_claims,
+            schema.handoffs,
+        ],
+    )
+    schema.events_at.create(conn, checkfirst=True)
+
+
 def _v7(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=[schema.flag_states, schema.flag_changes])
 
@@ -46,6 +59,7 @@ def _v8(conn: Connection) -> None:
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "runs, steps, attempts, approvals, hash-chained events", _v1),
+    (6, "incidents, pages, schedule claims, handoffs; events by time", _v6),
     (7, "feature flag states and their changes", _v7),
     (8, "API tokens, dashboard users and sessions, approval links", _v8),
 ]
@@ -68,8 +82,11 @@ def migrate(conn: Connection) -> int:
             f"the store is at schema version {before} but this opsbook knows up to {LATEST}",
             hint="upgrade opsbook",
         )
+    # Numbers are reserved per area and land in any order: apply each one this store lacks,
+    # not only those above its highest (a store made at 8 still needs a 6 that landed later).
+    applied = set(conn.execute(select(schema.schema_version.c.version)).scalars())
     for version, description, apply in MIGRATIONS:
-        if version > before:
+        if version not in applied:
             apply(conn)
             conn.execute(
                 insert(schema.schema_version).values(

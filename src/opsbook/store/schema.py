@@ -210,3 +210,74 @@ flag_changes = Table(
     Column("event_seq", Integer, nullable=False),
 )
 Index("opsbook_flag_changes_key", flag_changes.c.project, flag_changes.c.key, flag_changes.c.id)
+
+# Incidents (migration 6). An incident's open_key holds its alert group key while it is open and
+# is NULL otherwise, so a unique index deduplicates alerts the way lock_key does runs.
+incidents = Table(
+    "opsbook_incidents",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("project", String(200), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("severity", String(60), nullable=False),
+    Column("status", String(30), nullable=False),
+    Column("source", String(30), nullable=False),  # manual | alert
+    Column("group_key", Text),
+    Column("open_key", String(400)),
+    Column("alert", JSON),
+    Column("opened_by", String(200), nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("due_at", Float),
+    Column("acked_at", Float),
+    Column("acked_by", String(200)),
+    Column("mitigated_at", Float),
+    Column("resolved_at", Float),
+    Column("breached_at", Float),
+    Column("mitigation_run", String(40)),
+    UniqueConstraint("project", "number", name="opsbook_incident_number"),
+    UniqueConstraint("project", "open_key", name="opsbook_one_open_incident_per_alert_group"),
+)
+Index("opsbook_incidents_status", incidents.c.project, incidents.c.status)
+
+# One row per page sent: the unique key makes a page at most once however many watchers run.
+incident_pages = Table(
+    "opsbook_incident_pages",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(40), ForeignKey("opsbook_incidents.id"), nullable=False),
+    Column("key", String(60), nullable=False),  # L<round>.<level>, breach, manual.<n>
+    Column("target", String(200), nullable=False),  # the person paged
+    Column("via", String(200), nullable=False),  # the escalation target that named them
+    Column("receivers", JSON, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("sent_at", Float, nullable=False),
+    Column("owner", String(100), nullable=False),
+    UniqueConstraint("incident_id", "key", "target", name="opsbook_page_once"),
+)
+
+# A cron schedule's due time is claimed once: two watchers never run it twice.
+schedule_claims = Table(
+    "opsbook_schedule_claims",
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("schedule", String(200), primary_key=True),
+    Column("due_at", Float, primary_key=True),
+    Column("claimed_at", Float, nullable=False),
+    Column("owner", String(100), nullable=False),
+    Column("run_id", String(40)),
+    Column("outcome", String(30)),
+)
+
+handoffs = Table(
+    "opsbook_handoffs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("since", Float, nullable=False),
+    Column("operator", String(200), nullable=False),
+    Column("report", JSON, nullable=False),
+)
+Index("opsbook_handoffs_at", handoffs.c.project, handoffs.c.at)
+events_at = Index("opsbook_events_at", events.c.at)
