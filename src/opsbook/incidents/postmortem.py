@@ -83,7 +83,7 @@ def render(spec: Spec, incident: Incident, entries: list[Entry]) -> str:
         "",
         f"- Duration: {_after(incident.opened_at, incident.resolved_at or incident.mitigated_at)}"
         " from opening to " + ("resolution" if incident.resolved_at else "mitigation"),
-        "- SLO budget spent: _see `opsbook slo` for the window of the incident_",
+        "- SLO budget spent: _error budget the incident used, per SLO_",
         "- Users affected: _who, how many_",
         "",
         "## Detection",
