@@ -83,7 +83,8 @@ def escalate_due(store: Store, spec: Spec, now: dt.datetime, owner: str) -> Tick
                 conn, incident.id, incident.due_at.timestamp() if incident.due_at else 0.0
             ):
                 report.breaches.append(incident.ref)
-                report.pages += _page_breach(conn, incident, starts, now, owner)
+                if incident.acked_at is None:  # found late, after an ack: record, don't page
+                    report.pages += _page_breach(conn, incident, starts, now, owner)
                 chain.append(
                     conn,
                     str(IncidentEvent.SLA_BREACHED),
