@@ -127,7 +127,7 @@ def test_two_watchers_on_postgres_page_each_level_once(
             for _ in range(2)
         ]
         for proc in procs:
-            out, err = proc.communicate(timeout=120)
+            _out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
     assert sorted((k, p) for k, p, _ in _pages(store)) == [
         ("L0.1", "bosco"),
