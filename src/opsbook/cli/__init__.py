@@ -15,6 +15,7 @@ from opsbook.cli import (  # noqa: F401  (importing a module registers its comma
     flag_cmds,
     import_cmds,
     incident_cmds,
+    monitor_cmds,
     run_cmds,
     spec_cmds,
 )

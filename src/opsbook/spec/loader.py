@@ -21,6 +21,8 @@ from opsbook.spec import fastyaml
 from opsbook.spec.models import COMMON_STEP_FIELDS, Spec, Step
 
 FILENAME = "opsbook.yaml"
+PARTIAL_SECTIONS = ["sources", "metrics", "alerts", "slos"]
+"""Sections of named items; an item that fails validation is left out of the partial spec."""
 Loc = tuple[str | int, ...]
 
 
@@ -183,7 +185,7 @@ def _partial_spec(plain: Any) -> Spec | None:
     if not isinstance(plain, dict):
         return None
     kept: dict[str, Any] = {"version": 1, "project": str(plain.get("project", "?"))}
-    for section in ("environments", "env", "checks", "runbooks"):
+    for section in ("environments", "env", "checks", "runbooks", *PARTIAL_SECTIONS):
         value = plain.get(section)
         if not isinstance(value, dict):
             continue

@@ -268,8 +268,21 @@ class Spec(BaseModel):
     contacts: dict[str, incidents.Contact] = Field(default_factory=dict)
     escalation: dict[str, incidents.Policy] = Field(default_factory=dict)
     schedules: dict[str, incidents.Schedule] = Field(default_factory=dict)
+    sources: dict[str, Source] = Field(default_factory=dict)
+    metrics: dict[str, Metric] = Field(default_factory=dict)
+    alerts: dict[str, Alert] = Field(default_factory=dict)
+    slos: dict[str, Slo] = Field(default_factory=dict)
+    notify: Notify | None = None
 
     @property
     def extensions(self) -> dict[str, Any]:
         """Free-form ``x-`` keys such as ``x-operations``."""
         return {k: v for k, v in (self.model_extra or {}).items() if k.startswith("x-")}
+
+
+# The monitoring sections' models live in their packages; imported last (they build on Model).
+from opsbook.monitor.config import Alert, Metric, Slo  # noqa: E402
+from opsbook.notify.config import Notify  # noqa: E402
+from opsbook.sources.config import Source  # noqa: E402
+
+Spec.model_rebuild()

@@ -65,6 +65,10 @@ def semantic_problems(loaded: LoadedSpec) -> list[Problem]:
         for message in _template_problems(spec.database.url, spec, scope):
             add(("database", "url"), message)
 
+    from opsbook.monitor.validate import operations_problems
+
+    problems.extend(Problem(doc.file, doc.line(l), _path(l), m) for l, m in operations_problems(spec))
+
     for rb_name, runbook in spec.runbooks.items():
         problems.extend(
             Problem(doc.file, doc.line(loc), _path(loc), msg)

@@ -178,6 +178,90 @@ keys = Table(
     metadata,
     Column("name", String(60), primary_key=True),
     Column("value", String(200), nullable=False),  # random; signs approval links
+# Monitoring (migration 5): alert instances, the notification outbox and its groups, silences,
+# leases of periodic work (watch ticks) and stored samples (anomaly baselines, check SLIs).
+alert_instances = Table(
+    "opsbook_alerts",
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("alert", String(200), primary_key=True),
+    Column("fingerprint", String(64), primary_key=True),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False),
+    Column("origin", String(20), nullable=False),  # rule | slo | intake
+    Column("state", String(20), nullable=False),  # inactive | pending | firing
+    Column("value", Float),
+    Column("nodata", Integer, nullable=False, default=0),
+    Column("active_at", Float),
+    Column("firing_since", Float),
+    Column("resolved_at", Float),
+    Column("last_true_at", Float),
+    Column("evaluated_at", Float),
+    Column("ends_at", Float),
+)
+
+outbox = Table(
+    "opsbook_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project", String(200), nullable=False),
+    Column("receiver", String(200), nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("dedup_key", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_try_at", Float, nullable=False),
+    Column("lease_owner", String(100)),
+    Column("lease_expires_at", Float),
+    Column("last_error", Text),
+    UniqueConstraint("project", "receiver", "dedup_key", name="opsbook_outbox_once"),
+)
+Index("opsbook_outbox_pending", outbox.c.project, outbox.c.receiver, outbox.c.sent_at, outbox.c.id)
+
+notify_groups = Table(
+    "opsbook_notify_groups",
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("receiver", String(200), primary_key=True),
+    Column("group_key", String(500), primary_key=True),
+    Column("first_at", Float, nullable=False),
+    Column("last_sent_at", Float),
+    Column("digest", String(64)),
+    Column("seq", Integer, nullable=False, default=0),
+)
+
+silences = Table(
+    "opsbook_silences",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("project", String(200), nullable=False),
+    Column("matchers", JSON, nullable=False),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expired_at", Float),
+)
+
+leases = Table(
+    "opsbook_leases",
+    metadata,
+    Column("name", String(300), primary_key=True),
+    Column("owner", String(100)),
+    Column("expires_at", Float),
+    Column("last_done", Float),
+)
+
+samples = Table(
+    "opsbook_samples",
+    metadata,
+    Column("project", String(200), primary_key=True),
+    Column("series", String(500), primary_key=True),
+    Column("at", Float, primary_key=True),
+    Column("value", Float, nullable=False),
 )
 # Feature flags (migration 7): the live state of each flag of a project, and every change to it.
 # The change rows repeat what the flag_changed event in the chain holds, keyed for `flag history`.

@@ -1,0 +1,113 @@
+"""Showing monitoring: metric values, alert states, replayed transitions, silences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from rich.markup import escape
+
+from opsbook.console import Table, out
+from opsbook.monitor.evaluate import AlertStatus, Evaluation, Transition
+from opsbook.monitor.metrics import Reading
+from opsbook.monitor.replay import Replay
+from opsbook.notify.silences import Silence
+
+STATE_STYLE = {"firing": "red", "pending": "yellow", "inactive": "green"}
+
+
+def when(at: float | None) -> str:
+    if at is None:
+        return "-"
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _labels(labels: dict[str, str]) -> str:
+    shown = {k: v for k, v in labels.items() if k not in ("alertname", "severity")}
+    return ", ".join(f"{k}={v}" for k, v in sorted(shown.items()))
+
+
+def _value(value: float | None) -> str:
+    return "nodata" if value is None else f"{value:.6g}"
+
+
+def show_readings(readings: dict[str, Reading]) -> None:
+    table = Table(box=None, pad_edge=False, title_justify="left")
+    for column in ("metric", "labels", "value"):
+        table.add_column(column)
+    for name, reading in readings.items():
+        if reading.error:
+            table.add_row(name, "", f"nodata ({escape(reading.error)})")
+        elif not reading.samples:
+            table.add_row(name, "", "nodata")
+        for sample in reading.samples:
+            table.add_row(name, escape(_labels(sample.labels)), _value(sample.value))
+    out.print(table)
+
+
+def show_alerts(statuses: list[AlertStatus], *, header: str = "") -> None:
+    if header:
+        out.print(header)
+    if not statuses:
+        out.print("no alerts")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("alert", "state", "severity", "labels", "value", "since", "summary"):
+        table.add_column(column)
+    for status in sorted(statuses, key=lambda s: (s.alert, s.fingerprint)):
+        inst = status.instance
+        state = status.state.value
+        since = inst.firing_since or inst.active_at or inst.resolved_at
+        shown = state + (" (nodata)" if inst.nodata else "")
+        if state == "inactive" and inst.resolved_at is not None:
+            shown = "resolved"
+        table.add_row(
+            escape(status.alert),
+            f"[{STATE_STYLE.get(state, '')}]{shown}[/]",
+            escape(status.severity),
+            escape(_labels(status.labels)),
+            "-" if status.origin == "intake" else _value(inst.value),
+            when(since),
+            escape(status.annotations.get("summary", "")),
+        )
+    out.print(table)
+
+
+def show_evaluation(evaluation: Evaluation) -> None:
+    out.print(f"evaluated at {evaluation.now.strftime('%Y-%m-%d %H:%M:%S')} UTC")
+    show_readings(evaluation.readings)
+    out.print()
+    show_alerts(evaluation.alerts)
+    firing = len(evaluation.firing)
+    out.print()
+    out.print(f"{firing} firing" if firing else "nothing firing")
+
+
+def show_transitions(replay: Replay) -> None:
+    for change in replay.transitions:
+        labels = _labels(change.labels)
+        out.print(
+            f"{when(change.at)}  {escape(change.alert)}{' {' + escape(labels) + '}' if labels else ''}"
+            f"  {change.event.removeprefix('alert.')}  value={_value(change.value)}"
+        )
+    out.print(
+        f"{len(replay.transitions)} transition{'s' * (len(replay.transitions) != 1)} in "
+        f"{replay.steps} evaluations from {replay.start.strftime('%Y-%m-%d %H:%M:%S')} to "
+        f"{replay.end.strftime('%Y-%m-%d %H:%M:%S')} UTC"
+    )
+
+
+def transition_dict(change: Transition) -> dict[str, object]:
+    return {**change.to_dict(), "time": when(change.at)}
+
+
+def show_silences(silences: list[Silence], now: float) -> None:
+    if not silences:
+        out.print("no silences")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "state", "matchers", "ends", "author", "comment"):
+        table.add_column(column)
+    for s in silences:
+        state = "active" if s.active(now) else ("expired" if s.expired_at or s.ends_at <= now else "pending")
+        table.add_row(s.id, state, escape(", ".join(s.matchers)), when(s.ends_at), escape(s.author), escape(s.comment))
+    out.print(table)

@@ -1,0 +1,320 @@
+"""One evaluation at ``now``: read the metrics, step every alert instance, store transitions.
+
+:func:`step_alerts` is pure (readings + previous instances → new instances + transitions), so a
+replay runs it over a past interval in memory and ``watch`` runs it against the store; both give
+the same transitions. :func:`evaluate` is the stored version: one transaction writes the
+instances and one event per transition to the hash chain, then transition hooks run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from opsbook.monitor.metrics import Reading, read_metric, source_context
+from opsbook.monitor.state import AlertState, Instance, Rule, step, transition
+
+if TYPE_CHECKING:
+    from opsbook.monitor.config import Alert
+    from opsbook.spec.loader import LoadedSpec
+    from opsbook.spec.models import Spec
+    from opsbook.store import Store
+
+ACTOR = "opsbook-monitor"
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """A stable id of a label set (16 hex digits, as Alertmanager shows them)."""
+    text = json.dumps(dict(sorted(labels.items())), separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass
+class AlertStatus:
+    """One alert instance after an evaluation."""
+
+    alert: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    instance: Instance
+    origin: str = "rule"
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.labels)
+
+    @property
+    def state(self) -> AlertState:
+        return self.instance.state
+
+    @property
+    def severity(self) -> str:
+        return self.labels.get("severity", "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alert": self.alert,
+            "state": self.state.value,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "fingerprint": self.fingerprint,
+            "origin": self.origin,
+            **{k: v for k, v in asdict(self.instance).items() if k != "state"},
+        }
+
+
+@dataclass
+class Transition:
+    """An alert instance changed state at ``at`` (UNIX seconds of the evaluation's ``now``).
+
+    ``event`` is ``alert.pending``, ``alert.firing``, ``alert.resolved`` or ``alert.inactive``.
+    ``group_key`` is the key the root route groups it under (incidents open one per group).
+    """
+
+    alert: str
+    event: str
+    at: float
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    fingerprint: str
+    value: float | None
+    severity: str
+    group_key: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Evaluation:
+    """What one evaluation found."""
+
+    now: datetime
+    readings: dict[str, Reading] = field(default_factory=dict)
+    alerts: list[AlertStatus] = field(default_factory=list)
+    transitions: list[Transition] = field(default_factory=list)
+
+    @property
+    def firing(self) -> list[AlertStatus]:
+        return [a for a in self.alerts if a.state == AlertState.FIRING]
+
+
+def rule_of(alert: Alert) -> Rule:
+    return Rule(for_=alert.for_, keep_firing_for=alert.keep_firing_for, on_nodata=alert.on_nodata)
+
+
+def _annotations(alert: Alert, value: float | None) -> dict[str, str]:
+    shown = "" if value is None else f"{value:.4g}"
+    out = {}
+    for key in ("summary", "description", "runbook"):
+        text = getattr(alert, key)
+        if text:
+            out[key] = text.replace("{{ value }}", shown).replace("{{value}}", shown)
+    return out
+
+
+def step_alerts(
+    spec: Spec,
+    readings: Mapping[str, Reading],
+    previous: Mapping[tuple[str, str], AlertStatus],
+    now: datetime,
+    holds: Mapping[str, Mapping[str, bool | None]] | None = None,
+) -> tuple[list[AlertStatus], list[Transition]]:
+    """Every rule's instances after an evaluation at ``now`` (pure).
+
+    ``previous`` maps (alert, fingerprint) to the stored instance. ``holds`` may give an alert's
+    truth per fingerprint directly (anomaly bands, SLO burn rates) instead of its ``when:``.
+    """
+    at = now.timestamp()
+    statuses: list[AlertStatus] = []
+    changes: list[Transition] = []
+    for name, alert in spec.alerts.items():
+        reading = readings.get(alert.metric) or Reading(alert.metric, [], "not read")
+        base = {"alertname": name, "severity": alert.severity, **alert.labels}
+        seen: set[str] = set()
+        truths: list[tuple[dict[str, str], bool | None, float | None]] = []
+        condition = alert.condition
+        for sample in reading.samples:
+            labels = {**base, **sample.labels}
+            fp = fingerprint(labels)
+            if holds is not None and name in holds:
+                truth = holds[name].get(fp)
+            elif sample.value is None or condition is None:
+                truth = None
+            else:
+                truth = condition.holds(sample.value)
+            truths.append((labels, truth, sample.value))
+        if not reading.samples and not any(k[0] == name for k in previous):
+            truths.append((base, None, None))  # nothing stored, no data: report nodata
+        for labels, truth, value in truths:
+            fp = fingerprint(labels)
+            seen.add(fp)
+            prev = previous.get((name, fp))
+            statuses.append(
+                _advance(spec, name, alert, labels, prev, truth, value, at, changes)
+            )
+        for (alert_name, fp), prev in previous.items():
+            if alert_name != name or fp in seen or prev.origin != "rule":
+                continue
+            # A label set that no longer shows up: false when others did, no data otherwise.
+            truth = None if not reading.samples else False
+            statuses.append(
+                _advance(spec, name, alert, prev.labels, prev, truth, None, at, changes)
+            )
+    return statuses, changes
+
+
+def _advance(
+    spec: Spec,
+    name: str,
+    alert: Alert,
+    labels: dict[str, str],
+    prev: AlertStatus | None,
+    truth: bool | None,
+    value: float | None,
+    at: float,
+    changes: list[Transition],
+) -> AlertStatus:
+    before = prev.instance if prev is not None else Instance()
+    after = step(before, truth, value, rule_of(alert), at)
+    event = transition(before, after)
+    annotations = _annotations(alert, after.value if after.value is not None else before.value)
+    status = AlertStatus(name, labels, annotations, after)
+    if event is not None:
+        changes.append(
+            Transition(
+                alert=name,
+                event=event,
+                at=at,
+                labels=labels,
+                annotations=annotations,
+                fingerprint=fingerprint(labels),
+                value=value,
+                severity=alert.severity,
+                group_key=group_key_of(spec, labels),
+            )
+        )
+    return status
+
+
+def group_key_of(spec: Spec, labels: Mapping[str, str]) -> str:
+    """The group key the root route puts these labels under (``{}:{alertname="x"}``)."""
+    group_by = ["alertname"]
+    if spec.notify is not None and spec.notify.route is not None:
+        group_by = spec.notify.route.group_by or group_by
+    from opsbook.notify.routing import group_key
+
+    return group_key("{}", group_by, labels)
+
+
+def read_readings(
+    loaded: LoadedSpec, now: datetime, environment: str | None = None
+) -> dict[str, Reading]:
+    """Every metric at ``now`` (what ``monitor eval`` prints)."""
+    ctx = source_context(loaded, environment)
+    return {name: read_metric(ctx, name, now) for name in loaded.spec.metrics}
+
+
+def evaluate(
+    store: Store,
+    loaded: LoadedSpec,
+    now: datetime,
+    *,
+    environment: str | None = None,
+    readings: Mapping[str, Reading] | None = None,
+) -> Evaluation:
+    """Evaluate every metric and alert at ``now``, store instances and transition events, and
+    run transition hooks. The stored state makes successive calls (in any process) continue one
+    another: a restart between evaluations changes nothing."""
+    from opsbook.monitor import slo as slos
+
+    if readings is None:
+        readings = read_readings(loaded, now, environment)
+    project = loaded.spec.project
+    previous = load_statuses(store, project)
+    holds = slos.slo_holds(store, loaded, readings, now, environment)
+    statuses, changes = step_alerts(loaded.spec, readings, previous, now, holds)
+    save_statuses(store, project, statuses, changes)
+    run_hooks(store, loaded, changes)
+    return Evaluation(now, dict(readings), statuses, changes)
+
+
+def load_statuses(store: Store, project: str) -> dict[tuple[str, str], AlertStatus]:
+    from opsbook.store.monitoring import alert_rows
+
+    with store.begin() as conn:
+        rows = alert_rows(conn, project)
+    out = {}
+    for row in rows:
+        instance = Instance(
+            state=AlertState(row.state),
+            active_at=row.active_at,
+            firing_since=row.firing_since,
+            resolved_at=row.resolved_at,
+            last_true_at=row.last_true_at,
+            value=row.value,
+            nodata=bool(row.nodata),
+        )
+        status = AlertStatus(row.alert, dict(row.labels), dict(row.annotations), instance, row.origin)
+        out[(row.alert, row.fingerprint)] = status
+    return out
+
+
+def save_statuses(
+    store: Store, project: str, statuses: Iterable[AlertStatus], changes: list[Transition]
+) -> None:
+    from opsbook.store import events
+    from opsbook.store.monitoring import save_alert
+
+    with store.begin() as conn:
+        for status in statuses:
+            inst = status.instance
+            save_alert(
+                conn,
+                {
+                    "project": project,
+                    "alert": status.alert,
+                    "fingerprint": status.fingerprint,
+                    "labels": status.labels,
+                    "annotations": status.annotations,
+                    "origin": status.origin,
+                    "state": inst.state.value,
+                    "value": inst.value,
+                    "nodata": int(inst.nodata),
+                    "active_at": inst.active_at,
+                    "firing_since": inst.firing_since,
+                    "resolved_at": inst.resolved_at,
+                    "last_true_at": inst.last_true_at,
+                    "evaluated_at": None,
+                },
+            )
+        if changes:
+            events.append_many(
+                conn,
+                [
+                    events.NewEvent(c.event, ACTOR, data={"project": project, **c.to_dict()})
+                    for c in changes
+                ],
+            )
+
+
+def run_hooks(store: Store, loaded: LoadedSpec, changes: list[Transition]) -> None:
+    from opsbook.monitor.hooks import hooks
+    from opsbook.store import events
+
+    for change in changes:
+        for hook in hooks():
+            try:
+                hook(store, loaded, change)
+            except Exception as err:  # a plugin's bug must not stop monitoring
+                with store.begin() as conn:
+                    events.append(
+                        conn,
+                        "alert.hook_failed",
+                        actor=ACTOR,
+                        data={"hook": getattr(hook, "__name__", str(hook)), "error": str(err)},
+                    )

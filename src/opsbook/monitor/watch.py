@@ -1,0 +1,76 @@
+"""``opsbook watch``: the loop that evaluates, queues notifications and sends them.
+
+Each interval runs every tick (see monitor/ticks.py) at the current time. ``--now`` shifts the
+clock: the loop starts at that instant and advances with the real clock, so a drill over
+recorded logs is the same code as production. The loop stops cleanly when ``stop`` is set
+(Ctrl-C, SIGTERM), between ticks, never in the middle of a transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from opsbook.clock import utcnow
+from opsbook.monitor.ticks import TickResult, owner_id, register_tick, run_ticks
+
+if TYPE_CHECKING:
+    from opsbook.spec.loader import LoadedSpec
+    from opsbook.store import Store
+
+DEFAULT_INTERVAL = 1.0
+
+
+def _monitor(store: Store, loaded: LoadedSpec, now: datetime) -> object:
+    from opsbook.monitor.evaluate import evaluate
+    from opsbook.notify.intake import expire_intake
+
+    expire_intake(store, loaded, now)
+    return evaluate(store, loaded, now)
+
+
+def _notify(store: Store, loaded: LoadedSpec, now: datetime) -> object:
+    from opsbook.notify.dispatch import dispatch
+
+    return dispatch(store, loaded, now)
+
+
+def _deliver(store: Store, loaded: LoadedSpec, now: datetime) -> object:
+    from opsbook.notify.outbox import deliver
+
+    return deliver(store, loaded, owner_id())
+
+
+register_tick("monitor", _monitor, order=10)
+register_tick("notify", _notify, order=20)
+register_tick("deliver", _deliver, order=30)
+
+
+def watch(
+    store: Store,
+    loaded: LoadedSpec,
+    *,
+    interval: float = DEFAULT_INTERVAL,
+    start: datetime | None = None,
+    stop: threading.Event | None = None,
+    max_ticks: int | None = None,
+    on_tick: Callable[[datetime, list[TickResult]], None] | None = None,
+) -> int:
+    """Run ticks every ``interval`` seconds until ``stop`` is set; returns how many ran."""
+    stop = stop or threading.Event()
+    offset = (start - utcnow()) if start is not None else timedelta(0)
+    count = 0
+    while not stop.is_set():
+        began = time.monotonic()
+        now = utcnow() + offset
+        results = run_ticks(store, loaded, now, owner_id())
+        count += 1
+        if on_tick is not None:
+            on_tick(now, results)
+        if max_ticks is not None and count >= max_ticks:
+            break
+        stop.wait(max(interval - (time.monotonic() - began), 0.0))
+    return count

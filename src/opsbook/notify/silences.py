@@ -1,0 +1,182 @@
+"""Silences: stored ones (``opsbook silence add``, with author, comment and expiry) and
+recurring ones declared in opsbook.yaml (``every: sun 02:00-04:00``)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from opsbook.errors import UsageError
+from opsbook.notify.config import RecurringSilence, check_matcher
+from opsbook.notify.routing import all_match
+
+if TYPE_CHECKING:
+    from opsbook.store import Store
+
+_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_EVERY = re.compile(
+    r"^\s*(?:(?P<days>[a-z]{3}(?:\s*[-,]\s*[a-z]{3})*|day)\s+)?"
+    r"(?P<h1>\d{1,2}):(?P<m1>\d{2})\s*-\s*(?P<h2>\d{1,2}):(?P<m2>\d{2})\s*$"
+)
+
+
+@dataclass(frozen=True)
+class Weekly:
+    """A weekly window: days (0 = Monday) and minutes from midnight, end exclusive."""
+
+    days: frozenset[int]
+    start: int
+    end: int
+
+    def contains(self, local: datetime) -> bool:
+        minute = local.hour * 60 + local.minute
+        if self.start <= self.end:
+            return local.weekday() in self.days and self.start <= minute < self.end
+        # Over midnight: "sat 23:00-01:00" holds from Saturday 23:00 to Sunday 01:00.
+        yesterday = (local.weekday() - 1) % 7
+        return (local.weekday() in self.days and minute >= self.start) or (
+            yesterday in self.days and minute < self.end
+        )
+
+
+def parse_every(text: str) -> Weekly:
+    """``sun 02:00-04:00``, ``mon-fri 12:00-13:00``, ``sat,sun 00:00-24:00`` or ``day 03:00-04:00``."""
+    found = _EVERY.match(text.lower())
+    if not found:
+        raise ValueError(
+            f"every {text!r} is not 'DAYS HH:MM-HH:MM'; write e.g. 'sun 02:00-04:00' or "
+            "'mon-fri 12:00-13:00'"
+        )
+    days: set[int] = set()
+    spec = found.group("days") or "day"
+    if spec == "day":
+        days = set(range(7))
+    else:
+        for part in re.split(r"\s*,\s*", spec):
+            ends = [p.strip() for p in part.split("-")]
+            if any(e not in _DAYS for e in ends):
+                raise ValueError(f"every {text!r}: unknown day in {part!r}; use mon..sun")
+            a, b = _DAYS.index(ends[0]), _DAYS.index(ends[-1])
+            days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    start = int(found.group("h1")) * 60 + int(found.group("m1"))
+    end = int(found.group("h2")) * 60 + int(found.group("m2"))
+    if start > 24 * 60 or end > 24 * 60 or int(found.group("m1")) > 59 or int(found.group("m2")) > 59:
+        raise ValueError(f"every {text!r}: times run from 00:00 to 24:00")
+    return Weekly(frozenset(days), start, end)
+
+
+def recurring_active(silence: RecurringSilence, now: datetime) -> bool:
+    from zoneinfo import ZoneInfo
+
+    return parse_every(silence.every).contains(now.astimezone(ZoneInfo(silence.timezone)))
+
+
+@dataclass
+class Silence:
+    id: str
+    matchers: list[str]
+    starts_at: float
+    ends_at: float
+    author: str
+    comment: str
+    created_at: float
+    expired_at: float | None = None
+
+    def active(self, at: float) -> bool:
+        ended = self.ends_at if self.expired_at is None else min(self.ends_at, self.expired_at)
+        return self.starts_at <= at < ended
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "matchers": self.matchers,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "author": self.author,
+            "comment": self.comment,
+            "expired_at": self.expired_at,
+        }
+
+
+def add_silence(
+    store: Store,
+    project: str,
+    matchers: list[str],
+    *,
+    now: datetime,
+    duration: float,
+    author: str,
+    comment: str,
+) -> Silence:
+    """Store a silence from ``now`` for ``duration`` seconds; an event records who and why."""
+    from opsbook.store import events
+    from opsbook.store.monitoring import add_silence as insert
+
+    if not matchers:
+        raise UsageError("a silence needs at least one matcher", hint='e.g. alertname="high_error_rate"')
+    for m in matchers:
+        try:
+            check_matcher(m)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+    if not comment.strip():
+        raise UsageError("a silence needs a comment", hint="say why with --comment TEXT")
+    start = now.timestamp()
+    silence = Silence(
+        id=uuid.uuid4().hex[:12],
+        matchers=matchers,
+        starts_at=start,
+        ends_at=start + duration,
+        author=author,
+        comment=comment,
+        created_at=start,
+    )
+    with store.begin() as conn:
+        insert(conn, {"project": project, **{k: v for k, v in silence.to_dict().items()}, "created_at": start})
+        events.append(conn, "silence.added", actor=author, data={"project": project, **silence.to_dict()})
+    return silence
+
+
+def list_silences(store: Store, project: str) -> list[Silence]:
+    from opsbook.store.monitoring import silence_rows
+
+    with store.begin() as conn:
+        rows = silence_rows(conn, project)
+    return [
+        Silence(r.id, list(r.matchers), r.starts_at, r.ends_at, r.author, r.comment, r.created_at, r.expired_at)
+        for r in rows
+    ]
+
+
+def expire_silence(store: Store, project: str, silence_id: str, *, now: datetime, author: str) -> int:
+    from opsbook.store import events
+    from opsbook.store.monitoring import expire_silence as expire
+
+    with store.begin() as conn:
+        count = expire(conn, project, silence_id, now.timestamp())
+        if count:
+            events.append(conn, "silence.expired", actor=author, data={"project": project, "id": silence_id})
+    if not count:
+        raise UsageError(f"no active silence with id {silence_id!r}", hint="see `opsbook silence list`")
+    return count
+
+
+def silenced(
+    labels: Mapping[str, str],
+    stored: list[Silence],
+    recurring: list[RecurringSilence],
+    now: datetime,
+) -> bool:
+    """Whether any active silence matches these labels at ``now``."""
+    at = now.timestamp()
+    if any(s.active(at) and all_match(s.matchers, labels) for s in stored):
+        return True
+    return any(recurring_active(r, now) and all_match(r.matchers, labels) for r in recurring)
+
+
+def window_end(duration: float, now: datetime) -> datetime:
+    return now + timedelta(seconds=duration)

@@ -1,0 +1,1 @@
+"""Where metrics read data: logs, SQL, Prometheus, named checks, commands (and plugins)."""
