@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from opsbook.cli.app import app, subgroup
 from opsbook.cli.options import Json, Now, SpecFile, StoreUrl
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    import uvicorn
+
+    from opsbook.spec.loader import LoadedSpec
+    from opsbook.store import Store
 
 monitor = subgroup("monitor", "Evaluate metrics and alerts once, or replay a past interval.")
 silence = subgroup("silence", "Mute notifications of matching alerts for a while.")
@@ -20,7 +29,11 @@ EnvOpt = Annotated[
 
 @monitor.command("eval")
 def eval_(
-    now: Now = None, json: Json = False, file: SpecFile = None, store: StoreUrl = None, env: EnvOpt = None
+    now: Now = None,
+    json: Json = False,
+    file: SpecFile = None,
+    store: StoreUrl = None,
+    env: EnvOpt = None,
 ) -> None:
     """Evaluate every metric and alert once at --now; store alert states. Exit 1 when an alert
     fires."""
@@ -40,7 +53,10 @@ def eval_(
             {
                 "now": when.isoformat(),
                 "metrics": {
-                    n: {"samples": [{"labels": s.labels, "value": s.value} for s in r.samples], "error": r.error}
+                    n: {
+                        "samples": [{"labels": s.labels, "value": s.value} for s in r.samples],
+                        "error": r.error,
+                    }
                     for n, r in evaluation.readings.items()
                 },
                 "alerts": [a.to_dict() for a in evaluation.alerts],
@@ -95,6 +111,7 @@ def replay_(
                 "from": result.start.isoformat(),
                 "to": result.end.isoformat(),
                 "evaluations": result.steps,
+                "errors": result.errors,
                 "transitions": [transition_dict(t) for t in result.transitions],
             }
         )
@@ -119,9 +136,10 @@ def watch_(
     """Evaluate every --interval, queue and send notifications, until Ctrl-C or SIGTERM."""
     import signal
     import threading
+    from datetime import timedelta
 
     from opsbook.cli.common import project_store
-    from opsbook.clock import parse_time
+    from opsbook.clock import parse_time, utcnow
     from opsbook.errors import UsageError
     from opsbook.monitor.watch import watch
     from opsbook.spec.durations import parse_duration
@@ -137,7 +155,9 @@ def watch_(
     the_store = project_store(store, loaded.path)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    server = _listen(listen, the_store, loaded) if listen else None
+    start = parse_time(now) if now else None
+    shift = (start - utcnow()) if start is not None else timedelta(0)
+    server = _listen(listen, the_store, loaded, lambda: utcnow() + shift) if listen else None
     from opsbook.console.watching import tick_printer
 
     try:
@@ -145,7 +165,7 @@ def watch_(
             the_store,
             loaded,
             interval=seconds,
-            start=parse_time(now) if now else None,
+            start=start,
             stop=stop,
             on_tick=tick_printer(json),
         )
@@ -156,7 +176,9 @@ def watch_(
             server.should_exit = True
 
 
-def _listen(where: str, store: object, loaded: object) -> object:
+def _listen(
+    where: str, store: Store, loaded: LoadedSpec, clock: Callable[[], datetime]
+) -> uvicorn.Server:
     import threading
 
     import uvicorn
@@ -167,7 +189,9 @@ def _listen(where: str, store: object, loaded: object) -> object:
     host, _, port = where.rpartition(":")
     if not host or not port.isdigit():
         raise UsageError(f"--listen {where!r} is not HOST:PORT", hint="e.g. 127.0.0.1:9093")
-    config = uvicorn.Config(intake_app(store, loaded), host=host, port=int(port), log_level="warning")  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        intake_app(store, loaded, clock), host=host, port=int(port), log_level="warning"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -195,7 +219,9 @@ def alerts_(
         show_alerts(statuses)
 
 
-Matchers = Annotated[list[str], typer.Argument(help='Label matchers: alertname="x" severity=~"crit.*".')]
+Matchers = Annotated[
+    list[str], typer.Argument(help='Label matchers: alertname="x" severity=~"crit.*".')
+]
 
 
 @silence.command("add")
@@ -240,11 +266,13 @@ def silence_add(
     else:
         from opsbook.console import info
 
-        info(f"silence {made.id} until {parse_time(f'@{made.ends_at}').strftime('%Y-%m-%d %H:%M:%S')} UTC")
+        info(f"silence {made.id} until {parse_time(f'@{made.ends_at}'):%Y-%m-%d %H:%M:%S} UTC")
 
 
 @silence.command("list")
-def silence_list(now: Now = None, json: Json = False, file: SpecFile = None, store: StoreUrl = None) -> None:
+def silence_list(
+    now: Now = None, json: Json = False, file: SpecFile = None, store: StoreUrl = None
+) -> None:
     """Stored silences (active, pending and expired)."""
     from opsbook.cli.common import project_store
     from opsbook.clock import parse_time
@@ -281,7 +309,10 @@ def silence_expire(
 
     loaded = load_spec(file)
     expire_silence(
-        project_store(store, loaded.path), loaded.spec.project, silence_id,
-        now=parse_time(now), author=getpass.getuser(),
+        project_store(store, loaded.path),
+        loaded.spec.project,
+        silence_id,
+        now=parse_time(now),
+        author=getpass.getuser(),
     )
     info(f"silence {silence_id} expired")

@@ -83,10 +83,13 @@ def show_evaluation(evaluation: Evaluation) -> None:
 
 
 def show_transitions(replay: Replay) -> None:
+    for name, problem in replay.errors.items():
+        out.print(f"[yellow]metric {escape(name)}: no data: {escape(problem)}[/yellow]")
     for change in replay.transitions:
         labels = _labels(change.labels)
+        shown = f" {{{escape(labels)}}}" if labels else ""
         out.print(
-            f"{when(change.at)}  {escape(change.alert)}{' {' + escape(labels) + '}' if labels else ''}"
+            f"{when(change.at)}  {escape(change.alert)}{shown}"
             f"  {change.event.removeprefix('alert.')}  value={_value(change.value)}"
         )
     out.print(
@@ -108,6 +111,17 @@ def show_silences(silences: list[Silence], now: float) -> None:
     for column in ("id", "state", "matchers", "ends", "author", "comment"):
         table.add_column(column)
     for s in silences:
-        state = "active" if s.active(now) else ("expired" if s.expired_at or s.ends_at <= now else "pending")
-        table.add_row(s.id, state, escape(", ".join(s.matchers)), when(s.ends_at), escape(s.author), escape(s.comment))
+        state = (
+            "active"
+            if s.active(now)
+            else ("expired" if s.expired_at or s.ends_at <= now else "pending")
+        )
+        table.add_row(
+            s.id,
+            state,
+            escape(", ".join(s.matchers)),
+            when(s.ends_at),
+            escape(s.author),
+            escape(s.comment),
+        )
     out.print(table)

@@ -24,11 +24,25 @@ def tick_printer(as_json: bool) -> Callable[[datetime, list[TickResult]], None]:
                 lines.append({"time": stamp, "tick": result.name, "error": result.error})
             elif isinstance(result.result, Evaluation):
                 for change in result.result.transitions:
-                    lines.append({"time": stamp, "alert": change.alert, "event": change.event, "labels": change.labels})
+                    lines.append(
+                        {
+                            "time": stamp,
+                            "alert": change.alert,
+                            "event": change.event,
+                            "labels": change.labels,
+                        }
+                    )
             elif result.name == "deliver" and isinstance(result.result, list):
                 for sent in result.result:
-                    lines.append({"time": stamp, "receiver": sent.receiver, "notification": sent.id,
-                                  "sent": sent.ok, "error": sent.error})
+                    lines.append(
+                        {
+                            "time": stamp,
+                            "receiver": sent.receiver,
+                            "notification": sent.id,
+                            "sent": sent.ok,
+                            "error": sent.error,
+                        }
+                    )
             for line in lines:
                 if as_json:
                     sys.stdout.write(jsonlib.dumps(line) + "\n")

@@ -107,7 +107,7 @@ def parse_condition(text: str) -> Condition:
             "'p95_ms >= 3000'"
         )
     number = float(match.group(3)) / (100 if match.group(4) else 1)
-    return Condition(metric=match.group(1), op=match.group(2), threshold=number)  # type: ignore[arg-type]
+    return Condition(metric=match.group(1), op=match.group(2), threshold=number)
 
 
 class Alert(Model):

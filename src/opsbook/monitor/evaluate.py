@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from opsbook.monitor.metrics import Reading, read_metric, source_context
+from opsbook.monitor.metrics import Reading, read_series, source_context
 from opsbook.monitor.state import AlertState, Instance, Rule, step, transition
 
 if TYPE_CHECKING:
@@ -154,9 +154,7 @@ def step_alerts(
             fp = fingerprint(labels)
             seen.add(fp)
             prev = previous.get((name, fp))
-            statuses.append(
-                _advance(spec, name, alert, labels, prev, truth, value, at, changes)
-            )
+            statuses.append(_advance(spec, name, alert, labels, prev, truth, value, at, changes))
         for (alert_name, fp), prev in previous.items():
             if alert_name != name or fp in seen or prev.origin != "rule":
                 continue
@@ -216,7 +214,8 @@ def read_readings(
 ) -> dict[str, Reading]:
     """Every metric at ``now`` (what ``monitor eval`` prints)."""
     ctx = source_context(loaded, environment)
-    return {name: read_metric(ctx, name, now) for name in loaded.spec.metrics}
+    series = read_series(ctx, list(loaded.spec.metrics), [now])
+    return {name: series[name][0] for name in loaded.spec.metrics}
 
 
 def evaluate(
@@ -259,7 +258,9 @@ def load_statuses(store: Store, project: str) -> dict[tuple[str, str], AlertStat
             value=row.value,
             nodata=bool(row.nodata),
         )
-        status = AlertStatus(row.alert, dict(row.labels), dict(row.annotations), instance, row.origin)
+        status = AlertStatus(
+            row.alert, dict(row.labels), dict(row.annotations), instance, row.origin
+        )
         out[(row.alert, row.fingerprint)] = status
     return out
 

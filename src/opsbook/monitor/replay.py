@@ -29,6 +29,16 @@ class Replay:
     final: list[AlertStatus] = field(default_factory=list)
     readings: dict[str, list[Reading]] = field(default_factory=dict)
 
+    @property
+    def errors(self) -> dict[str, str]:
+        """The first error of each metric a source could not read (its instants had no data)."""
+        out: dict[str, str] = {}
+        for name, per_time in self.readings.items():
+            found = next((r.error for r in per_time if r.error), None)
+            if found:
+                out[name] = found
+        return out
+
 
 def instants(start: datetime, end: datetime, every: float) -> list[datetime]:
     """start, start+every, ... up to and including end."""

@@ -54,7 +54,9 @@ def _source_problems(spec: Spec) -> Iterator[tuple[Loc, str]]:
                 yield loc, "a source has exactly one kind: " + ", ".join(kinds)
             continue
         kind = get_source_kind(known[0])
-        config, errors = validate_kind_config(kind.config_type, (source.model_extra or {})[known[0]])
+        config, errors = validate_kind_config(
+            kind.config_type, (source.model_extra or {})[known[0]]
+        )
         for sub, message in errors:
             yield (*loc, known[0], *sub), message
         if not errors:

@@ -127,8 +127,13 @@ def dispatch(store: Store, loaded: LoadedSpec, now: datetime) -> list[int]:
                 with store.begin() as conn:
                     save_group(
                         conn,
-                        {"project": project, "receiver": group.receiver, "group_key": group.key,
-                         "first_at": first_at, "seq": 0},
+                        {
+                            "project": project,
+                            "receiver": group.receiver,
+                            "group_key": group.key,
+                            "first_at": first_at,
+                            "seq": 0,
+                        },
                     )
             continue
         receiver = receivers.get(group.receiver)
@@ -158,8 +163,15 @@ def dispatch(store: Store, loaded: LoadedSpec, now: datetime) -> list[int]:
             if firing:
                 save_group(
                     conn,
-                    {"project": project, "receiver": group.receiver, "group_key": group.key,
-                     "first_at": first_at, "last_sent_at": at, "digest": digest, "seq": seq + 1},
+                    {
+                        "project": project,
+                        "receiver": group.receiver,
+                        "group_key": group.key,
+                        "first_at": first_at,
+                        "last_sent_at": at,
+                        "digest": digest,
+                        "seq": seq + 1,
+                    },
                 )
             else:
                 drop_group(conn, project, group.receiver, group.key)

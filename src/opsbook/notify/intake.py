@@ -111,7 +111,9 @@ def receive_alerts(store: Store, loaded: LoadedSpec, body: Any, now: datetime) -
             resolved_at=None if firing else ends,
             last_true_at=ends,
         )
-        statuses.append(AlertStatus(labels["alertname"], labels, alert["annotations"], instance, "intake"))
+        statuses.append(
+            AlertStatus(labels["alertname"], labels, alert["annotations"], instance, "intake")
+        )
         if before.state != instance.state:
             changes.append(
                 Transition(
@@ -143,12 +145,24 @@ def expire_intake(store: Store, loaded: LoadedSpec, now: datetime) -> int:
             continue
         if inst.last_true_at is None or inst.last_true_at > at:
             continue
-        after = Instance(AlertState.INACTIVE, resolved_at=inst.last_true_at, last_true_at=inst.last_true_at)
-        statuses.append(AlertStatus(status.alert, status.labels, status.annotations, after, "intake"))
+        after = Instance(
+            AlertState.INACTIVE, resolved_at=inst.last_true_at, last_true_at=inst.last_true_at
+        )
+        statuses.append(
+            AlertStatus(status.alert, status.labels, status.annotations, after, "intake")
+        )
         changes.append(
-            Transition(status.alert, "alert.resolved", at, status.labels, status.annotations,
-                       status.fingerprint, None, status.severity,
-                       group_key_of(loaded.spec, status.labels))
+            Transition(
+                status.alert,
+                "alert.resolved",
+                at,
+                status.labels,
+                status.annotations,
+                status.fingerprint,
+                None,
+                status.severity,
+                group_key_of(loaded.spec, status.labels),
+            )
         )
     if statuses:
         save_statuses(store, loaded.spec.project, statuses, changes)

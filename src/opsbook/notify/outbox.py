@@ -76,7 +76,12 @@ def notify(
                 conn,
                 "notify.queued",
                 actor="opsbook-notify",
-                data={"project": loaded.spec.project, "receiver": receiver, "id": row_id, "group_key": group_key},
+                data={
+                    "project": loaded.spec.project,
+                    "receiver": receiver,
+                    "id": row_id,
+                    "group_key": group_key,
+                },
             )
     return row_id
 
@@ -122,7 +127,7 @@ def deliver(store: Store, loaded: LoadedSpec, owner: str) -> list[Delivered]:
                         data={"project": project, "receiver": name, "id": row.id},
                     )
                 else:
-                    backoff = min(2.0 ** row.attempts, MAX_BACKOFF)
+                    backoff = min(2.0**row.attempts, MAX_BACKOFF)
                     mark_failed(conn, row.id, owner, time.time() + backoff, error)
             out.append(Delivered(name, int(row.id), ok, error))
             if not ok:

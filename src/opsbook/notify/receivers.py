@@ -74,12 +74,20 @@ def _pagerduty(
         "payload": {
             "summary": title[:1024],
             "source": "opsbook",
-            "severity": severity if severity in ("critical", "error", "warning", "info") else "error",
+            "severity": severity
+            if severity in ("critical", "error", "warning", "info")
+            else "error",
             "custom_details": {"alerts": message.get("alerts", [])},
         },
     }
     body = json.dumps(event).encode()
-    _post(name, render(receiver.pagerduty.url), body, {"Content-Type": "application/json"}, receiver.timeout)
+    _post(
+        name,
+        render(receiver.pagerduty.url),
+        body,
+        {"Content-Type": "application/json"},
+        receiver.timeout,
+    )
 
 
 def _apprise(

@@ -92,11 +92,10 @@ def _walk(node: Route, labels: Mapping[str, str], here: Delivery) -> Iterator[De
         yield here
 
 
-def group_key(route_key: str, group_by: tuple[str, ...] | list[str], labels: Mapping[str, str]) -> str:
+def group_key(
+    route_key: str, group_by: tuple[str, ...] | list[str], labels: Mapping[str, str]
+) -> str:
     """Alertmanager's group key: ``{}/{severity="critical"}:{alertname="HighErrors"}``."""
-    if "..." in group_by:
-        chosen = sorted(labels)
-    else:
-        chosen = sorted(g for g in group_by if g in labels)
+    chosen = sorted(labels) if "..." in group_by else sorted(g for g in group_by if g in labels)
     inner = ", ".join(f'{k}="{labels[k]}"' for k in chosen)
     return f"{route_key}:{{{inner}}}"

@@ -44,7 +44,7 @@ class Weekly:
 
 
 def parse_every(text: str) -> Weekly:
-    """``sun 02:00-04:00``, ``mon-fri 12:00-13:00``, ``sat,sun 00:00-24:00`` or ``day 03:00-04:00``."""
+    """A weekly window: ``sun 02:00-04:00``, ``mon-fri 12:00-13:00``, ``day 03:00-04:00``."""
     found = _EVERY.match(text.lower())
     if not found:
         raise ValueError(
@@ -64,7 +64,12 @@ def parse_every(text: str) -> Weekly:
             days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
     start = int(found.group("h1")) * 60 + int(found.group("m1"))
     end = int(found.group("h2")) * 60 + int(found.group("m2"))
-    if start > 24 * 60 or end > 24 * 60 or int(found.group("m1")) > 59 or int(found.group("m2")) > 59:
+    if (
+        start > 24 * 60
+        or end > 24 * 60
+        or int(found.group("m1")) > 59
+        or int(found.group("m2")) > 59
+    ):
         raise ValueError(f"every {text!r}: times run from 00:00 to 24:00")
     return Weekly(frozenset(days), start, end)
 
@@ -117,7 +122,9 @@ def add_silence(
     from opsbook.store.monitoring import add_silence as insert
 
     if not matchers:
-        raise UsageError("a silence needs at least one matcher", hint='e.g. alertname="high_error_rate"')
+        raise UsageError(
+            "a silence needs at least one matcher", hint='e.g. alertname="high_error_rate"'
+        )
     for m in matchers:
         try:
             check_matcher(m)
@@ -136,8 +143,17 @@ def add_silence(
         created_at=start,
     )
     with store.begin() as conn:
-        insert(conn, {"project": project, **{k: v for k, v in silence.to_dict().items()}, "created_at": start})
-        events.append(conn, "silence.added", actor=author, data={"project": project, **silence.to_dict()})
+        insert(
+            conn,
+            {
+                "project": project,
+                **{k: v for k, v in silence.to_dict().items()},
+                "created_at": start,
+            },
+        )
+        events.append(
+            conn, "silence.added", actor=author, data={"project": project, **silence.to_dict()}
+        )
     return silence
 
 
@@ -147,21 +163,36 @@ def list_silences(store: Store, project: str) -> list[Silence]:
     with store.begin() as conn:
         rows = silence_rows(conn, project)
     return [
-        Silence(r.id, list(r.matchers), r.starts_at, r.ends_at, r.author, r.comment, r.created_at, r.expired_at)
+        Silence(
+            r.id,
+            list(r.matchers),
+            r.starts_at,
+            r.ends_at,
+            r.author,
+            r.comment,
+            r.created_at,
+            r.expired_at,
+        )
         for r in rows
     ]
 
 
-def expire_silence(store: Store, project: str, silence_id: str, *, now: datetime, author: str) -> int:
+def expire_silence(
+    store: Store, project: str, silence_id: str, *, now: datetime, author: str
+) -> int:
     from opsbook.store import events
     from opsbook.store.monitoring import expire_silence as expire
 
     with store.begin() as conn:
         count = expire(conn, project, silence_id, now.timestamp())
         if count:
-            events.append(conn, "silence.expired", actor=author, data={"project": project, "id": silence_id})
+            events.append(
+                conn, "silence.expired", actor=author, data={"project": project, "id": silence_id}
+            )
     if not count:
-        raise UsageError(f"no active silence with id {silence_id!r}", hint="see `opsbook silence list`")
+        raise UsageError(
+            f"no active silence with id {silence_id!r}", hint="see `opsbook silence list`"
+        )
     return count
 
 

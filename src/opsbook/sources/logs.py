@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import glob
 import gzip
-import io
+import itertools
 import json
 import os
+import re
+import threading
+import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +30,9 @@ if TYPE_CHECKING:
     import duckdb
 
     from opsbook.monitor.config import Metric
+
+
+HEAD_BYTES = 1 << 20
 
 
 class LogsConfig(Model):
@@ -61,22 +67,7 @@ class LogsSource(SourceKind):
         yield from config.path
 
     def read(self, ctx: SourceContext, config: Any, metric: Metric, now: datetime) -> list[Sample]:
-        start = now - timedelta(seconds=float(metric.over or 0))
-        data = b"".join(_window_bytes(f, config.time, start, now) for f in _files(ctx, config))
-        if not data.strip():
-            return []
-        con = _connect()
-        rel = con.read_json(io.BytesIO(data), format="newline_delimited")
-        con.register("logs", rel)
-        ts = _time_expr(rel, config.time)
-        sql = (
-            _select(metric, {"v": metric.value or "count(*)"})
-            + f" FROM logs WHERE {ts} >= $1 AND {ts} < $2"
-            + (f" AND ({metric.where})" if metric.where else "")
-            + _group(metric)
-        )
-        rows = _execute(con, sql, [_param(rel, config.time, start), _param(rel, config.time, now)])
-        return [_sample(metric, row, 0) for row in rows]
+        return self.series(ctx, config, {"m": metric}, [now])["m"][0]
 
     def series(
         self,
@@ -84,47 +75,59 @@ class LogsSource(SourceKind):
         config: Any,
         metrics: dict[str, Metric],
         times: list[datetime],
-    ) -> dict[str, list[list[Sample]]] | None:
+    ) -> dict[str, list[list[Sample]]]:
         if not times:
             return {name: [] for name in metrics}
-        files = [str(f) for f in _files(ctx, config)]
-        if not files:
-            return {name: [[] for _ in times] for name in metrics}
         longest = max(float(m.over or 0) for m in metrics.values())
         first, last = times[0] - timedelta(seconds=longest), times[-1]
-        con = _connect()
-        try:
-            rel = con.read_json(files, format="newline_delimited", union_by_name=True)
-        except Exception as err:  # DuckDB's errors share no base class worth naming
-            raise SourceError(f"cannot read {', '.join(files)}: {_first_line(err)}") from None
-        con.register("logs", rel)
-        ts = _time_expr(rel, config.time)
-        lo, hi = _param(rel, config.time, first), _param(rel, config.time, last)
+        files = _files(ctx, config)
         step = (times[1] - times[0]).total_seconds() if len(times) > 1 else None
         tiled = step is not None and all(
-            (b - a).total_seconds() == step for a, b in zip(times, times[1:], strict=False)
+            (b - a).total_seconds() == step for a, b in itertools.pairwise(times)
         )
+        con = _connection()
+        if tiled and len(times) > 2:
+            # A replay over a long range: DuckDB reads the files itself, in parallel.
+            kept = [f for f in files if _may_hold(f, first)]
+            columns = _columns(b"".join(_head(f) for f in kept[:3]), config.time)
+            table = _reader([str(f) for f in kept], columns)
+        else:
+            data = b"".join(_window_bytes(f, config.time, first, last) for f in files)
+            columns = _columns(data, config.time)
+            table = _load_window(con, data, columns)
+        if table is None:
+            return {name: [[] for _ in times] for name in metrics}
+        if config.time not in columns:
+            raise SourceError(
+                f"log lines have no '{config.time}' field; set time: to the field holding the time"
+            )
+        ts = _quote(config.time)
+        if columns[config.time] != "TIMESTAMPTZ":
+            ts = f"to_timestamp({ts})"
+        bucketable = tiled and all(float(m.over or 0) == step for m in metrics.values())
+        if table.startswith("read_json") and not bucketable:
+            # Many windows over one range: read the files once into a table, query it per instant.
+            sql = f"CREATE OR REPLACE TEMP TABLE logs_range AS SELECT * FROM {table} "
+            _execute(con, sql + f"WHERE {ts} >= $1 AND {ts} < $2", [first, last])
+            table = "logs_range"
         out: dict[str, list[list[Sample]]] = {}
-        # Metrics that differ only in their value read the file once, in one query.
+        # Metrics that differ only in their value read the data once, in one query.
         groups: dict[tuple[Any, ...], dict[str, Metric]] = {}
         for name, metric in metrics.items():
             groups.setdefault((metric.over, metric.where, tuple(metric.by)), {})[name] = metric
         for (over, where, _by), group in groups.items():
-            sample_metric = next(iter(group.values()))
+            one = next(iter(group.values()))
             values = {f"v{i}": m.value or "count(*)" for i, m in enumerate(group.values())}
-            filt = f"{ts} >= $1 AND {ts} < $2" + (f" AND ({where})" if where else "")
+            cond = f" AND ({where})" if where else ""
             if tiled and step == float(over or 0):
-                origin = _param(rel, config.time, times[0])
-                bucket = f"time_bucket(INTERVAL '{int(step)} seconds', {ts}, $3)"
-                if not isinstance(origin, datetime):
-                    bucket = f"floor(({ts} - $3) / {step}) * {step} + $3"
-                cols = ", ".join([*(_quote(b) for b in sample_metric.by), bucket])
+                bucket = f"time_bucket(INTERVAL '{int(step)} seconds', {ts}, $3::TIMESTAMPTZ)"
+                cols = ", ".join([*(_quote(b) for b in one.by), bucket])
                 sql = (
-                    _select(sample_metric, values, extra=f"{bucket} AS _bucket")
-                    + f" FROM logs WHERE {filt} GROUP BY {cols}"
+                    _select(one, values, extra=f"{bucket} AS _bucket")
+                    + f" FROM {table} WHERE {ts} >= $1 AND {ts} < $2{cond} GROUP BY {cols}"
                 )
-                rows = _execute(con, sql, [lo, hi, origin])
-                per_time: dict[Any, list[tuple[Any, ...]]] = {}
+                rows = _execute(con, sql, [first, last, times[0]])
+                per_time: dict[float, list[tuple[Any, ...]]] = {}
                 for row in rows:
                     per_time.setdefault(_bucket_end(row[-1], step), []).append(row[:-1])
                 for i, name in enumerate(group):
@@ -133,30 +136,119 @@ class LogsSource(SourceKind):
                         for t in times
                     ]
                 continue
-            con.execute(f"CREATE OR REPLACE TEMP TABLE w AS SELECT * FROM logs WHERE {filt}", [lo, hi])
             per_name: dict[str, list[list[Sample]]] = {n: [] for n in group}
             for t in times:
                 start = t - timedelta(seconds=float(over or 0))
                 sql = (
-                    _select(sample_metric, values)
-                    + f" FROM w WHERE {ts} >= $1 AND {ts} < $2"
-                    + _group(sample_metric)
+                    _select(one, values)
+                    + f" FROM {table} WHERE {ts} >= $1 AND {ts} < $2{cond}"
+                    + _group(one)
                 )
-                rows = _execute(
-                    con, sql, [_param(rel, config.time, start), _param(rel, config.time, t)]
-                )
+                rows = _execute(con, sql, [start, t])
                 for i, name in enumerate(group):
                     per_name[name].append([_sample(group[name], r, i) for r in rows])
             out.update(per_name)
         return out
 
 
-def _connect() -> duckdb.DuckDBPyConnection:
-    import duckdb
+_local = threading.local()
 
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One DuckDB connection per thread, kept: connecting costs more than a window's query."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        import duckdb
+        import fsspec
+
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        _local.memory = fsspec.filesystem("memory", skip_instance_cache=True)
+        con.register_filesystem(_local.memory)
+        _local.con = con
     return con
+
+
+_FIELD = re.compile(rb'"((?:[^"\\]|\\.)+)"\s*:\s*("|-?\d+(\.\d*)?([eE][-+]?\d+)?|t|f|n|\[|\{)')
+
+
+def _columns(sample: bytes, time_field: str) -> dict[str, str]:
+    """Column types of JSON lines, from every key in the sample (DuckDB's own detection costs
+    more than a window's query, and samples only some lines: a rare event's fields matter).
+
+    A field that is sometimes an integer and sometimes a float is DOUBLE; anything mixed
+    otherwise is VARCHAR. The time field is TIMESTAMPTZ when written as text.
+    """
+    types: dict[str, str] = {}
+    for match in _FIELD.finditer(sample):
+        key, start = match.group(1).decode(errors="replace"), match.group(2)[:1]
+        if start == b"n":
+            continue
+        if start == b'"':
+            kind = "VARCHAR"
+        elif start in (b"t", b"f"):
+            kind = "BOOLEAN"
+        elif start in (b"[", b"{"):
+            kind = "JSON"
+        else:
+            kind = "DOUBLE" if match.group(3) or match.group(4) else "BIGINT"
+        seen = types.get(key)
+        if seen is None or seen == kind:
+            types[key] = kind
+        elif {seen, kind} == {"BIGINT", "DOUBLE"}:
+            types[key] = "DOUBLE"
+        else:
+            types[key] = "VARCHAR"
+    if types.get(time_field) == "VARCHAR":
+        types[time_field] = "TIMESTAMPTZ"
+    elif time_field in types:
+        types[time_field] = "DOUBLE"  # UNIX seconds, compared as epoch below
+    return types
+
+
+def _reader(paths: list[str], columns: dict[str, str]) -> str | None:
+    if not paths or not columns:
+        return None
+    listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+    spec = ", ".join(f"{_quote(k)}: '{v}'" for k, v in columns.items())
+    return (
+        f"read_json([{listed}], format = 'newline_delimited', columns = {{{spec}}}, "
+        "ignore_errors = true)"
+    )
+
+
+def _load_window(
+    con: duckdb.DuckDBPyConnection, data: bytes, columns: dict[str, str]
+) -> str | None:
+    """Put a window's lines in the temp table ``logs_window``; None when there are none."""
+    if not data.strip() or not columns:
+        return None
+    name = f"/window-{uuid.uuid4().hex}.jsonl"
+    memory = _local.memory
+    with memory.open(name, "wb") as fh:
+        fh.write(data)
+    try:
+        reader = _reader([f"memory://{name}"], columns)
+        _execute(con, f"CREATE OR REPLACE TEMP TABLE logs_window AS SELECT * FROM {reader}", [])
+    finally:
+        memory.rm(name)
+    return "logs_window"
+
+
+def _may_hold(path: Path, start: datetime) -> bool:
+    try:
+        return path.stat().st_mtime >= start.timestamp()
+    except OSError:
+        return False
+
+
+def _head(path: Path) -> bytes:
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            return bytes(fh.read(HEAD_BYTES))
+    except OSError as err:
+        raise SourceError(f"cannot read {path}: {err.strerror}") from None
 
 
 def _first_line(err: BaseException) -> str:
@@ -201,21 +293,6 @@ def _key(t: datetime) -> float:
 def _bucket_end(start: Any, step: float) -> float:
     begin = start.timestamp() if isinstance(start, datetime) else float(start)
     return round(begin + step, 3)
-
-
-def _time_expr(rel: Any, field: str) -> str:
-    if field not in rel.columns:
-        raise SourceError(f"log lines have no '{field}' field; set time: to the field holding the time")
-    return _quote(field)
-
-
-def _param(rel: Any, field: str, when: datetime) -> Any:
-    kind = str(rel.types[rel.columns.index(field)]).upper()
-    if "TIMESTAMP" in kind or "DATE" in kind:
-        return when
-    if "VARCHAR" in kind:
-        return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    return when.timestamp()
 
 
 def _files(ctx: SourceContext, config: LogsConfig) -> list[Path]:

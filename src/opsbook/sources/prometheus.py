@@ -49,7 +49,9 @@ class PrometheusSource(SourceKind):
             return [Sample({}, _number(result[1]))]
         if not isinstance(result, list):
             raise SourceError("Prometheus answered without a result list")
-        return [Sample(_labels(metric, s.get("metric", {})), _number(s["value"][1])) for s in result]
+        return [
+            Sample(_labels(metric, s.get("metric", {})), _number(s["value"][1])) for s in result
+        ]
 
     def series(
         self,

@@ -67,7 +67,9 @@ def semantic_problems(loaded: LoadedSpec) -> list[Problem]:
 
     from opsbook.monitor.validate import operations_problems
 
-    problems.extend(Problem(doc.file, doc.line(l), _path(l), m) for l, m in operations_problems(spec))
+    problems.extend(
+        Problem(doc.file, doc.line(loc), _path(loc), m) for loc, m in operations_problems(spec)
+    )
 
     for rb_name, runbook in spec.runbooks.items():
         problems.extend(

@@ -34,9 +34,7 @@ def save_alert(conn: Connection, values: dict[str, Any]) -> None:
 
 def delete_alert(conn: Connection, project: str, alert: str, fingerprint: str) -> None:
     conn.execute(
-        delete(A).where(
-            A.c.project == project, A.c.alert == alert, A.c.fingerprint == fingerprint
-        )
+        delete(A).where(A.c.project == project, A.c.alert == alert, A.c.fingerprint == fingerprint)
     )
 
 
@@ -73,9 +71,7 @@ def add_silence(conn: Connection, values: dict[str, Any]) -> None:
 
 
 def silence_rows(conn: Connection, project: str) -> list[Row[Any]]:
-    return list(
-        conn.execute(select(SI).where(SI.c.project == project).order_by(SI.c.created_at))
-    )
+    return list(conn.execute(select(SI).where(SI.c.project == project).order_by(SI.c.created_at)))
 
 
 def expire_silence(conn: Connection, project: str, silence_id: str, at: float) -> int:

@@ -8,28 +8,28 @@ from sqlalchemy import Connection, Row, and_, delete, func, insert, or_, select,
 
 from opsbook.store import schema
 
-O = schema.outbox
+OB = schema.outbox
 G = schema.notify_groups
 
 
 def enqueue(conn: Connection, values: dict[str, Any]) -> int | None:
     """Insert one notification; None when (project, receiver, dedup_key) is already queued."""
     exists = conn.execute(
-        select(O.c.id).where(
-            O.c.project == values["project"],
-            O.c.receiver == values["receiver"],
-            O.c.dedup_key == values["dedup_key"],
+        select(OB.c.id).where(
+            OB.c.project == values["project"],
+            OB.c.receiver == values["receiver"],
+            OB.c.dedup_key == values["dedup_key"],
         )
     ).first()
     if exists is not None:
         return None
-    result = conn.execute(insert(O).values(**values))
+    result = conn.execute(insert(OB).values(**values))
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def pending_receivers(conn: Connection, project: str) -> list[str]:
     rows = conn.execute(
-        select(O.c.receiver).where(O.c.project == project, O.c.sent_at.is_(None)).distinct()
+        select(OB.c.receiver).where(OB.c.project == project, OB.c.sent_at.is_(None)).distinct()
     )
     return sorted(r.receiver for r in rows)
 
@@ -37,20 +37,20 @@ def pending_receivers(conn: Connection, project: str) -> list[str]:
 def head(conn: Connection, project: str, receiver: str) -> Row[Any] | None:
     """The oldest unsent notification of a receiver (notifications go out in order)."""
     return conn.execute(
-        select(O)
-        .where(O.c.project == project, O.c.receiver == receiver, O.c.sent_at.is_(None))
-        .order_by(O.c.id)
+        select(OB)
+        .where(OB.c.project == project, OB.c.receiver == receiver, OB.c.sent_at.is_(None))
+        .order_by(OB.c.id)
         .limit(1)
     ).first()
 
 
 def lease(conn: Connection, row_id: int, owner: str, now: float, ttl: float) -> bool:
     """Take the lease on an unsent, due row; True when this owner holds it."""
-    free = or_(O.c.lease_owner.is_(None), O.c.lease_expires_at < now, O.c.lease_owner == owner)
+    free = or_(OB.c.lease_owner.is_(None), OB.c.lease_expires_at < now, OB.c.lease_owner == owner)
     return bool(
         conn.execute(
-            update(O)
-            .where(O.c.id == row_id, O.c.sent_at.is_(None), O.c.next_try_at <= now, free)
+            update(OB)
+            .where(OB.c.id == row_id, OB.c.sent_at.is_(None), OB.c.next_try_at <= now, free)
             .values(lease_owner=owner, lease_expires_at=now + ttl)
         ).rowcount
     )
@@ -59,8 +59,8 @@ def lease(conn: Connection, row_id: int, owner: str, now: float, ttl: float) -> 
 def mark_sent(conn: Connection, row_id: int, owner: str, now: float) -> bool:
     return bool(
         conn.execute(
-            update(O)
-            .where(O.c.id == row_id, O.c.lease_owner == owner, O.c.sent_at.is_(None))
+            update(OB)
+            .where(OB.c.id == row_id, OB.c.lease_owner == owner, OB.c.sent_at.is_(None))
             .values(sent_at=now, lease_owner=None, lease_expires_at=None)
         ).rowcount
     )
@@ -68,10 +68,10 @@ def mark_sent(conn: Connection, row_id: int, owner: str, now: float) -> bool:
 
 def mark_failed(conn: Connection, row_id: int, owner: str, retry_at: float, error: str) -> None:
     conn.execute(
-        update(O)
-        .where(O.c.id == row_id, O.c.lease_owner == owner)
+        update(OB)
+        .where(OB.c.id == row_id, OB.c.lease_owner == owner)
         .values(
-            attempts=O.c.attempts + 1,
+            attempts=OB.c.attempts + 1,
             next_try_at=retry_at,
             last_error=error,
             lease_owner=None,
@@ -81,10 +81,10 @@ def mark_failed(conn: Connection, row_id: int, owner: str, retry_at: float, erro
 
 
 def outbox_rows(conn: Connection, project: str, receiver: str | None = None) -> list[Row[Any]]:
-    query = select(O).where(O.c.project == project)
+    query = select(OB).where(OB.c.project == project)
     if receiver is not None:
-        query = query.where(O.c.receiver == receiver)
-    return list(conn.execute(query.order_by(O.c.id)))
+        query = query.where(OB.c.receiver == receiver)
+    return list(conn.execute(query.order_by(OB.c.id)))
 
 
 def group_row(conn: Connection, project: str, receiver: str, key: str) -> Row[Any] | None:
@@ -113,6 +113,6 @@ def drop_group(conn: Connection, project: str, receiver: str, key: str) -> None:
 def count_unsent(conn: Connection, project: str) -> int:
     return int(
         conn.execute(
-            select(func.count()).where(O.c.project == project, O.c.sent_at.is_(None))
+            select(func.count()).where(OB.c.project == project, OB.c.sent_at.is_(None))
         ).scalar_one()
     )

@@ -178,6 +178,8 @@ keys = Table(
     metadata,
     Column("name", String(60), primary_key=True),
     Column("value", String(200), nullable=False),  # random; signs approval links
+)
+
 # Monitoring (migration 5): alert instances, the notification outbox and its groups, silences,
 # leases of periodic work (watch ticks) and stored samples (anomaly baselines, check SLIs).
 alert_instances = Table(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
@@ -18,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from opsbook.clock import utcnow
 from opsbook.errors import OpsbookError
 
 if TYPE_CHECKING:
@@ -27,13 +29,15 @@ if TYPE_CHECKING:
 MAX_BODY = 4 * 1024 * 1024
 
 
-def routes(context: Callable[[], tuple[Store, LoadedSpec]]) -> list[Route]:
-    """The intake routes; ``context`` gives the store and spec to use for each request."""
+def routes(
+    context: Callable[[], tuple[Store, LoadedSpec]], clock: Callable[[], datetime] | None = None
+) -> list[Route]:
+    """The intake routes; ``context`` gives the store and spec to use for each request and
+    ``clock`` the current time (``watch --now`` shifts it; default: the real clock)."""
 
     async def post_alerts(request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
-        from opsbook.clock import utcnow
         from opsbook.notify.intake import receive_alerts
 
         raw = await request.body()
@@ -45,7 +49,7 @@ def routes(context: Callable[[], tuple[Store, LoadedSpec]]) -> list[Route]:
             return JSONResponse({"error": "the body is not JSON"}, status_code=400)
         store, loaded = context()
         try:
-            await run_in_threadpool(receive_alerts, store, loaded, body, utcnow())
+            await run_in_threadpool(receive_alerts, store, loaded, body, (clock or utcnow)())
         except OpsbookError as err:
             return JSONResponse({"error": str(err)}, status_code=err.http_status)
         return Response(status_code=200)
@@ -59,6 +63,6 @@ def routes(context: Callable[[], tuple[Store, LoadedSpec]]) -> list[Route]:
     ]
 
 
-def app(store: Store, loaded: LoadedSpec) -> Starlette:
+def app(store: Store, loaded: LoadedSpec, clock: Callable[[], datetime] | None = None) -> Starlette:
     """A standalone ASGI app serving only the intake."""
-    return Starlette(routes=routes(lambda: (store, loaded)))
+    return Starlette(routes=routes(lambda: (store, loaded), clock))

@@ -1,0 +1,40 @@
+"""Shared pieces of the monitoring tests: the recorded day of shop logs and its incidents."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from loggen import Incident, Traffic, write
+
+START = datetime(2026, 11, 30, 8, tzinfo=UTC)
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "monitor"
+
+
+def at(hhmm: str) -> datetime:
+    """A time on the recorded day: ``at("09:03")``."""
+    hours, minutes = hhmm.split(":")
+    return START.replace(hour=int(hours), minute=int(minutes))
+
+
+def seed_rules_day() -> Traffic:
+    """Five hours of shop traffic with one incident for each of the five alert rules."""
+    return Traffic(
+        START,
+        300,
+        incidents=[
+            Incident(START + timedelta(hours=1), 10, error_rate=0.3),
+            Incident(START + timedelta(hours=2), 20, slow_ms=4000),
+            Incident(START + timedelta(hours=3), 15, db_pool_in_use=85),
+            Incident(START + timedelta(hours=4), 10, payment_failures_per_min=4),
+            Incident(START + timedelta(hours=4, minutes=30), 15, agent_errors_per_min=5),
+        ],
+    )
+
+
+def project_with_logs(root: Path, spec: str, traffic: Traffic) -> Path:
+    """A project folder: opsbook.yaml from fixtures/monitor/SPEC and logs/app.jsonl."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "opsbook.yaml").write_text((FIXTURES / spec).read_text())
+    write(root / "logs" / "app.jsonl", traffic)
+    return root
