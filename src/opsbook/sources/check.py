@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,15 +17,8 @@ class CheckSource(SourceKind):
     config_type = str
 
     def read(self, ctx: SourceContext, config: Any, metric: Metric, now: datetime) -> list[Sample]:
-        from opsbook.checks.http import HttpProbe, run_http_checks
+        from opsbook.checks.runner import named_checks, run_checks
 
-        check = ctx.spec.checks[str(config)]
-        probe = HttpProbe(
-            name=str(config),
-            check=check,
-            url=ctx.render(check.http),
-            headers={k: ctx.render(v) for k, v in check.headers.items()},
-            body=ctx.render(check.body) if check.body is not None else None,
-        )
-        outcome = run_http_checks([probe], timeout=ctx.timeout)[0]
-        return [Sample({}, 1.0 if outcome.ok else 0.0)]
+        checks = named_checks(ctx.spec, [str(config)])
+        result = run_checks(checks, root=ctx.root, env=dict(os.environ), render=ctx.render)[0]
+        return [Sample({}, 1.0 if result.ok else 0.0)]
