@@ -17,6 +17,7 @@ from opsbook.cli import (  # noqa: F401  (importing a module registers its comma
     incident_cmds,
     monitor_cmds,
     run_cmds,
+    serve_cmds,
     spec_cmds,
 )
 from opsbook.cli.app import app

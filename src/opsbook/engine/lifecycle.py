@@ -39,8 +39,14 @@ def start_run(
     yes: bool = False,
     ask: Ask | None = None,
     observer: Observer = ignore,
+    operator: str | None = None,
+    queue: bool = False,
 ) -> Outcome:
-    """Create a run, take the environment lock, and execute it to its next stopping point."""
+    """Create a run, take the environment lock, and execute it to its next stopping point.
+
+    ``operator`` names who started it (default: the git user); with ``queue`` the run is created
+    unleased and this returns at once (status ``queued``): a worker (``opsbook serve``) takes it.
+    """
     # The text stored with the run is what a resume executes; read right after loading it.
     text = loaded.path.read_text(encoding="utf-8")
     plan = make_plan(loaded, runbook_name, env_name, given)  # validates env, params, expressions
@@ -49,7 +55,7 @@ def start_run(
     from opsbook.plan import resolve_params
 
     params = resolve_params(loaded, runbook_name, given)
-    operator = identity.operator(loaded.root)
+    operator = operator or identity.operator(loaded.root)
     owner = identity.new_owner()
     now = time.time()
     run_id = identity.new_run_id()
@@ -68,8 +74,8 @@ def start_run(
         "spec_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "created_at": now,
         "updated_at": now,
-        "lease_owner": owner,
-        "lease_expires_at": now + lease_seconds(),
+        "lease_owner": None if queue else owner,
+        "lease_expires_at": None if queue else now + lease_seconds(),
         "lock_key": env_name if locks_environment(loaded, runbook) else None,
     }
     q.create_run(
@@ -87,6 +93,8 @@ def start_run(
             },
         ),
     )
+    if queue:
+        return Outcome(run_id, "queued", "queued; a worker takes it")
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
     setup = Setup(

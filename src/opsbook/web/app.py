@@ -1,0 +1,65 @@
+"""The ASGI app: API, dashboard, static files, and the routes other packages contribute."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from opsbook import __version__
+from opsbook.web import api, pages, problems
+from opsbook.web.context import ServeContext
+from opsbook.web.feed import EventHub
+
+# Other packages' web routes, mounted when they are installed: (module, attribute).
+CONTRIBUTED = (
+    ("opsbook.web.alertmanager", "router"),  # POST /api/v2/alerts (monitoring)
+    ("opsbook.web.ofrep", "router"),  # OFREP flag evaluation (flags)
+)
+
+
+def create_app(context: ServeContext) -> FastAPI:
+    """The app for one store; ``context.hub`` streams events once the app has started."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        hub = EventHub(context.store)
+        context.hub = hub
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.close()
+
+    app = FastAPI(
+        title="opsbook",
+        version=__version__,
+        description="Runs, approvals, releases and the audit log of an opsbook project.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.ctx = context
+    app.state.nav = []  # (label, path) of pages other packages add
+    problems.install(app)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    for module_name, attribute in CONTRIBUTED:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        app.include_router(getattr(module, attribute))
+    static = Path(__file__).parent / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        """Liveness: answers without credentials."""
+        return {"status": "ok"}
+
+    return app
