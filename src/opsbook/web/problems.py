@@ -40,7 +40,7 @@ def wants_html(request: Request) -> bool:
 
 
 def _html(request: Request, status: int, detail: str) -> Response:
-    if status == 401:
+    if status == 401 and not request.url.path.startswith("/approve/"):
         return RedirectResponse(f"/login?next={request.url.path}", 303)
     from opsbook.web.pages import render
 
