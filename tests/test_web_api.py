@@ -351,3 +351,13 @@ def test_sigterm_hands_the_run_in_flight_back_and_another_serve_finishes_it(
     lines = (root / "ran.txt").read_text().split()
     assert lines.count("first") == 1 and lines.count("last") == 1
     assert lines.count("long-done") == 1  # the idempotent step ran again to its end, once
+
+
+def test_serve_mounts_ofrep_behind_the_same_tokens(site: dict[str, Any]) -> None:
+    with _client(site, "viewer") as api:
+        bulk = api.post("/ofrep/v1/evaluate/flags", json={"context": {"targetingKey": "u1"}})
+    assert bulk.status_code == 200, bulk.text
+    assert bulk.json()["flags"] == []
+    with _client(site) as anonymous:
+        refused = anonymous.post("/ofrep/v1/evaluate/flags", json={"context": {}})
+    assert refused.status_code == 401

@@ -16,10 +16,7 @@ from opsbook.web.context import ServeContext
 from opsbook.web.feed import EventHub
 
 # Other packages' web routes, mounted when they are installed: (module, attribute).
-CONTRIBUTED = (
-    ("opsbook.web.alertmanager", "router"),  # POST /api/v2/alerts (monitoring)
-    ("opsbook.web.ofrep", "router"),  # OFREP flag evaluation (flags)
-)
+CONTRIBUTED = (("opsbook.web.alertmanager", "router"),)  # POST /api/v2/alerts (monitoring)
 
 
 def create_app(context: ServeContext) -> FastAPI:
@@ -53,7 +50,9 @@ def create_app(context: ServeContext) -> FastAPI:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError:
             continue
-        app.include_router(getattr(module, attribute))
+        if hasattr(module, attribute):
+            app.include_router(getattr(module, attribute))
+    _mount_ofrep(app, context)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 
@@ -63,3 +62,16 @@ def create_app(context: ServeContext) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def _mount_ofrep(app: FastAPI, context: ServeContext) -> None:
+    """OFREP flag evaluation (/ofrep/v1/...) over the project's flags, when opsbook.yaml loads."""
+    from opsbook.errors import OpsbookError
+    from opsbook.spec.loader import load_spec
+    from opsbook.web import ofrep
+
+    try:
+        loaded = load_spec(context.spec_file)
+    except OpsbookError:
+        return  # serve still runs the worker and the API; `opsbook validate` says what is wrong
+    app.router.routes.extend(ofrep.routes(context.store, loaded))
