@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from opsbook import __version__
-from opsbook.web import api, pages, problems
+from opsbook.web import api, ops, pages, problems
 from opsbook.web.context import ServeContext
 from opsbook.web.feed import EventHub
 
@@ -44,7 +44,10 @@ def create_app(context: ServeContext) -> FastAPI:
     app.state.nav = []  # (label, path) of pages other packages add
     problems.install(app)
     app.include_router(api.router)
+    app.include_router(ops.api)
     app.include_router(pages.router)
+    app.include_router(ops.pages)
+    app.state.nav.extend(ops.NAV)
     for module_name, attribute in CONTRIBUTED:
         try:
             module = importlib.import_module(module_name)

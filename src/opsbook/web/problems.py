@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -71,6 +72,16 @@ def install(app: FastAPI) -> None:
         detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors)[:500]
         return problem(422, "invalid_request", detail, request.url.path, errors=errors[:20])
 
+    async def invalid_model(request: Request, err: Exception) -> Response:
+        assert isinstance(err, ValidationError)
+        detail = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )[:500]
+        if wants_html(request):
+            return _html(request, 422, detail)
+        return problem(422, "invalid_request", detail, request.url.path)
+
+    app.add_exception_handler(ValidationError, invalid_model)
     app.add_exception_handler(OpsbookError, opsbook_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)
