@@ -66,12 +66,17 @@ def flags_server(root: Path, port: int, env: dict[str, str] | None = None) -> It
         wait_for(f"opsbook flags serve on port {port}", up)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)
         for stream in (proc.stdout, proc.stderr):
             if stream:
                 stream.close()
+
+
+def stop(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 seconds; reaped either way."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)

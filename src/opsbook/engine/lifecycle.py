@@ -24,6 +24,7 @@ from opsbook.errors import InvalidState, LeaseLost, OpsbookError, RunFailed, Wai
 from opsbook.masking import Masker
 from opsbook.plan import get_runbook, locks_environment, make_plan
 from opsbook.spec.loader import LoadedSpec, display_name, validate_text
+from opsbook.steps.registry import get_kind
 from opsbook.store import Store
 from opsbook.store import events as chain
 from opsbook.store import runs as q
@@ -189,7 +190,7 @@ def approve(
             raise InvalidState(f"already finished ({run.status})", run=run_id)
         loaded = validate_text(run.spec_text, display_name(Path(run.spec_path)))
         spec_step = get_runbook(loaded, run.runbook).step(step_id)
-        if spec_step.kind != "gate" and not spec_step.confirm:
+        if not get_kind(spec_step.kind).asks_humans and not spec_step.confirm:
             raise InvalidState(
                 f"step {step_id} is a {spec_step.kind} step, not a gate or a step to confirm",
                 run=run_id,

@@ -462,7 +462,30 @@ class Executor:
             timeout=step.timeout,
             secrets=tuple(self.masker.secrets),
             loaded=self.s.loaded,
+            record=functools.partial(self._record_event, step.id),
+            recorded=functools.partial(self._recorded, step.id),
+            store=self.store,
         )
+
+    def _asks(self, sid: str) -> bool:
+        """Whether a paused step waits for a human (a gate, a confirmation, a kind's question)."""
+        step = self.by_id[sid]
+        return get_kind(step.kind).asks_humans or bool(step.confirm)
+
+    def _record_event(self, sid: str, type_: str, data: dict[str, Any]) -> None:
+        with self._txn() as conn:
+            chain.append(
+                conn,
+                type_,
+                run_id=self.run_id,
+                step_id=sid,
+                actor=self.s.operator,
+                data=_as_dict(self.masker.mask_data(data)),
+            )
+
+    def _recorded(self, sid: str, type_: str) -> list[dict[str, Any]]:
+        with self.store.begin() as conn:
+            return chain.step_events(conn, self.run_id, sid, type_)
 
     def _masked(self, render: Callable[[str], str]) -> Callable[[str], str]:
         return lambda text: self.masker(render(text))
@@ -557,7 +580,7 @@ class Executor:
             "data": self.masker.mask_data(result.data),
         }
         event = (
-            ("gate_waiting" if step.kind == "gate" else "step_paused")
+            ("gate_waiting" if self._asks(step.id) else "step_paused")
             if result.paused
             else (f"step_{attempt_status}" if final else "step_attempt_failed")
         )
@@ -798,7 +821,7 @@ class Executor:
         return Outcome(self.run_id, "interrupted", message)
 
     def _pause(self, paused: list[str]) -> Outcome:
-        gates = [sid for sid in paused if self.by_id[sid].kind == "gate" or self.by_id[sid].confirm]
+        gates = [sid for sid in paused if self._asks(sid)]
         timers = [sid for sid in paused if sid not in gates]
         with self._txn() as conn:
             q.set_run(conn, self.run_id, status="waiting", lease_owner=None, lease_expires_at=None)
@@ -863,6 +886,10 @@ class Executor:
             if status == "aborting" and not self.abort.is_set():
                 self.abort.set()
                 self._cancel_all()
+
+
+def _as_dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _inline(fn: Callable[[Step], StepState], step: Step) -> Future[StepState]:

@@ -61,6 +61,14 @@ class StepContext:
     """Gates: the decision on these items (recorded approval, --yes, or asking a person)."""
     deadline: Callable[[float], float] | None = None
     """Waits: the durable wake-up time for a wait of this many seconds (stored on first call)."""
+    record: Callable[[str, dict[str, Any]], None] | None = None
+    """Append an event about this step to the run's audit trail (type, data), fenced by the
+    run's lease: a kind records its progress (a rollout's percentage) as it goes."""
+    recorded: Callable[[str], list[dict[str, Any]]] | None = None
+    """The data of the events of one type this step recorded in this run, oldest first: a kind
+    resumed after a crash continues from its recorded progress."""
+    store: Any = None
+    """opsbook's store, for kinds that keep state there (flags)."""
 
 
 @dataclass
@@ -98,6 +106,9 @@ class StepKind(ABC):
     """False for read-only kinds (checks, gates, waits); the plan and the env lock read it."""
     safe_to_rerun: ClassVar[bool] = False
     """True when an attempt interrupted by a crash may simply run again."""
+    asks_humans: ClassVar[bool] = False
+    """True when the kind may pause for a human's decision (``ctx.decide``), which
+    ``opsbook approve RUN STEP`` gives."""
 
     def templates(self, config: Any) -> Iterable[str]:
         """Strings of the configuration that may hold ``${{ }}`` (validated before running)."""

@@ -17,6 +17,7 @@ class GateStep(StepKind):
     config_type = str | list[str]
     changes_things = False
     safe_to_rerun = True
+    asks_humans = True
 
     def describe(self, config: Any, render: Callable[[str], str]) -> str:
         items = gate_items(config)

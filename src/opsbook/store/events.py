@@ -181,3 +181,14 @@ def _rows(conn: Connection) -> Iterator[Any]:
     yield from conn.execute(
         select(schema.events).order_by(schema.events.c.seq).execution_options(yield_per=1000)
     )
+
+
+def step_events(conn: Connection, run_id: str, step_id: str, type_: str) -> list[dict[str, Any]]:
+    """The data of one step's events of one type, oldest first (a kind's recorded progress)."""
+    E = schema.events
+    query = (
+        select(E.c.data)
+        .where(E.c.run_id == run_id, E.c.step_id == step_id, E.c.type == type_)
+        .order_by(E.c.seq)
+    )
+    return [json.loads(row.data) for row in conn.execute(query)]
