@@ -167,21 +167,19 @@ def _command(ctx: StepContext, command: str) -> tuple[Any, str]:
 
 
 def _monitor(ctx: StepContext, m: Measure) -> tuple[Any, str]:
-    try:
-        from opsbook.monitor import api  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None, "metrics and alerts need opsbook's monitoring (metrics:, alerts:)"
-    if ctx.loaded is None:
+    from opsbook.monitor.api import evaluate_alert, metric_value
+
+    if ctx.loaded is None or (m.alert is None and m.metric is None):
         return None, "no spec"
     now = datetime.now(UTC)
     if m.alert is not None:
-        check = api.evaluate_alert(
+        check = evaluate_alert(
             ctx.loaded, m.alert, now, store=ctx.store, environment=ctx.environment
         )
         if check.holds is None and not check.stored:
             return None, "no data"
         return (1 if check.firing else 0), ""
-    reading = api.metric_value(ctx.loaded, m.metric, now, environment=ctx.environment)
+    reading = metric_value(ctx.loaded, m.metric or "", now, environment=ctx.environment)
     values = [s.value for s in reading.samples if s.value is not None]
     if not values:
         return None, getattr(reading, "error", None) or "no data"

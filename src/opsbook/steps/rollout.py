@@ -116,13 +116,12 @@ class RolloutStep(StepKind):
 
 def monitoring_problems(metrics: list[Any], spec: Spec) -> list[str]:
     """Measurements naming metrics or alerts opsbook.yaml does not declare."""
+    from opsbook.monitor.slo import burn_alert_names
+
     problems = []
-    declared_metrics = getattr(spec, "metrics", None) or {}
-    declared_alerts = list(getattr(spec, "alerts", None) or {})
-    slos = getattr(spec, "slos", None) or {}
-    declared_alerts += [f"{s}:{k}" for s in slos for k in ("page", "ticket")]
+    declared_alerts = [*spec.alerts, *burn_alert_names(spec)]
     for m in metrics:
-        if m.metric is not None and m.metric not in declared_metrics:
+        if m.metric is not None and m.metric not in spec.metrics:
             problems.append(f"unknown metric '{m.metric}'; declare it under metrics:")
         if m.alert is not None and m.alert not in declared_alerts:
             problems.append(
