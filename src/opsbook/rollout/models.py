@@ -46,6 +46,23 @@ def check_condition(text: str | None) -> str | None:
     return text
 
 
+def check_steps(value: list[int] | None) -> list[int] | None:
+    """Rollout percentages: each 1 to 100, growing; ValueError otherwise."""
+    if value is not None:
+        if any(not 1 <= p <= 100 for p in value):
+            raise ValueError("each step is a percentage from 1 to 100")
+        if any(b <= a for a, b in itertools.pairwise(value)):
+            raise ValueError(f"steps must grow: {value}")
+    return value
+
+
+def start_stage(steps: list[int], percent: int) -> int:
+    """The index of the step a rollout recorded at ``percent`` continues from (0: not started)."""
+    if not percent:
+        return 0
+    return next((i for i, p in enumerate(steps) if p >= percent), len(steps) - 1)
+
+
 class Web(_Model):
     """Read a number from an HTTP JSON endpoint."""
 
@@ -123,11 +140,4 @@ class RolloutConfig(_Model):
     pause: Duration = 0.0
     analysis: Analysis | None = None
 
-    @field_validator("steps")
-    @classmethod
-    def _increasing(cls, value: list[int]) -> list[int]:
-        if any(not 1 <= p <= 100 for p in value):
-            raise ValueError("each step is a percentage from 1 to 100")
-        if any(b <= a for a, b in itertools.pairwise(value)):
-            raise ValueError(f"steps must grow: {value}")
-        return value
+    _increasing = field_validator("steps")(lambda value: check_steps(value))

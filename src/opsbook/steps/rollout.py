@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from opsbook.rollout.analysis import Outcome, run_analysis, shell
-from opsbook.rollout.models import RolloutConfig
+from opsbook.rollout.models import RolloutConfig, start_stage
 from opsbook.spec.durations import format_duration
 from opsbook.steps.base import StepContext, StepKind, StepResult
 
@@ -110,7 +110,7 @@ class RolloutStep(StepKind):
             return StepResult(
                 ok=False, message=f"setting traffic back to 0% from {previous}% failed"
             )
-        _record(ctx, {"phase": "set", "percent": 0, "previous": previous})
+        record(ctx, {"phase": "set", "percent": 0, "previous": previous})
         return StepResult(ok=True, message=f"traffic back to 0% from {previous}%")
 
 
@@ -130,7 +130,7 @@ def monitoring_problems(metrics: list[Any], spec: Spec) -> list[str]:
     return problems
 
 
-def _record(ctx: StepContext, data: dict[str, Any]) -> None:
+def record(ctx: StepContext, data: dict[str, Any]) -> None:
     if ctx.record is not None:
         ctx.record(PROGRESS, data)
 
@@ -147,7 +147,7 @@ class Rollout:
     def run(self) -> StepResult:
         steps = self.config.steps
         here = self.progress.percent
-        start = next((i for i, p in enumerate(steps) if p >= here), len(steps) - 1) if here else 0
+        start = start_stage(steps, here)
         if here:
             self.ctx.log(f"rollout: continuing at {here}% (recorded)")
         for stage in range(start, len(steps)):
@@ -156,7 +156,7 @@ class Rollout:
                 previous = self.progress.percent
                 if not set_traffic(self.ctx, self.config, percent, previous):
                     return self._abort(percent, f"moving traffic to {percent}% failed")
-                _record(self.ctx, {"phase": "set", "percent": percent, "previous": previous})
+                record(self.ctx, {"phase": "set", "percent": percent, "previous": previous})
                 self.progress = Progress(percent=percent)
             stopped = self._analyse(percent)
             if stopped is not None:
@@ -182,7 +182,7 @@ class Rollout:
             if self.ctx.cancelled.is_set():
                 return StepResult(ok=False, message=f"cancelled during the analysis at {percent}%")
             summary = result.summary
-            _record(
+            record(
                 self.ctx,
                 {
                     "phase": "analysis",
@@ -207,14 +207,14 @@ class Rollout:
             )
         if not decision.approved:
             return self._abort(percent, f"{decision.operator} rejected going on at {percent}%")
-        _record(self.ctx, {"phase": "decision", "percent": percent, "by": decision.operator})
+        record(self.ctx, {"phase": "decision", "percent": percent, "by": decision.operator})
         return None
 
     def _pause(self, percent: int) -> bool:
         wake_at = self.progress.wake_at
         if wake_at is None:
             wake_at = time.time() + float(self.config.pause)
-            _record(self.ctx, {"phase": "pause", "percent": percent, "wake_at": wake_at})
+            record(self.ctx, {"phase": "pause", "percent": percent, "wake_at": wake_at})
             self.progress.wake_at = wake_at
         remaining = wake_at - time.time()
         if remaining > 0:
@@ -227,7 +227,7 @@ class Rollout:
         self.ctx.log(f"rollout: {reason}; moving traffic back to 0%")
         back = set_traffic(self.ctx, self.config, 0, percent)
         if back:
-            _record(self.ctx, {"phase": "set", "percent": 0, "previous": percent})
+            record(self.ctx, {"phase": "set", "percent": 0, "previous": percent})
         message = reason + (
             "; traffic back to 0%" if back else "; moving traffic back to 0% FAILED"
         )
