@@ -121,14 +121,17 @@ def test_two_watchers_on_postgres_page_each_level_once(
     store = stores(fresh_pg_url)
     spec = write_project(tmp_path).spec
     service.open_incident(store, spec, "Checkout down", "P1", now=FRIDAY_17, actor="ana")
+    sent = []
     for now in ("2026-11-27 17:00", "2026-11-27 19:30"):
         procs = [
             popen(tmp_path, fresh_pg_url, "incident", "tick", "--now", now, "--json")
             for _ in range(2)
         ]
         for proc in procs:
-            _out, err = proc.communicate(timeout=120)
+            out, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err
+            sent += [p["key"] for p in json.loads(out)["pages"]]
+    assert sorted(sent) == ["L0.1", "L0.2", "L0.3", "breach"]  # each sent by one watcher
     assert sorted((k, p) for k, p, _ in _pages(store)) == [
         ("L0.1", "bosco"),
         ("L0.2", "tech-lead"),

@@ -24,6 +24,8 @@ from opsbook.store import incidents as q
 DEFAULT_SINCE = dt.timedelta(hours=24)
 """Without an earlier handoff, the report covers the last day."""
 ROLLED_BACK = ("rolled_back",)
+FINISHED = ("succeeded", "failed", "rolled_back", "aborted")
+"""Runs still going are not releases yet: waiting ones have their own section."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,9 @@ def _releases(c: HandoffContext) -> list[dict[str, Any]]:
             "started_at": _ts(r.created_at),
         }
         for r in runs
-        if r.status not in ROLLED_BACK and _changes_things(r.spec_text, r.runbook)
+        if r.status in FINISHED
+        and r.status not in ROLLED_BACK
+        and _changes_things(r.spec_text, r.runbook)
     ]
 
 
@@ -179,6 +183,26 @@ def _schedules(c: HandoffContext) -> list[dict[str, Any]]:
         if upcoming <= horizon:
             out.append(row)
     return out
+
+
+@register("flags", "Flags in the middle of a rollout")
+def _flags(c: HandoffContext) -> list[dict[str, Any]]:
+    from opsbook.flags.service import list_flags
+
+    flags = getattr(c.loaded.spec, "flags", None) or {}
+    if not flags:
+        return []
+    return [
+        {
+            "flag": view.key,
+            "percent": view.state.percent,
+            "updated_at": _ts(view.state.updated_at),
+            "updated_by": view.state.updated_by,
+            "reason": view.state.reason,
+        }
+        for view in list_flags(c.store, c.loaded.spec.project, flags)
+        if view.state.enabled and 0 < view.state.percent < 100
+    ]
 
 
 def report(

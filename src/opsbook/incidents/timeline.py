@@ -170,17 +170,27 @@ def change_entries(store: Store, project: str, opened_at: dt.datetime) -> list[E
             )
     for event in flags:
         data = event["data"]
-        name = data.get("flag") or data.get("name") or ""
-        entries.append(
-            Entry(
-                _t(event["at"]),
-                "flag",
-                f"{event['type'].replace('_', ' ')} {name} by {event['actor']}".replace("  ", " "),
-                change=True,
-                data=data,
-            )
-        )
+        if data.get("project", project) != project:
+            continue
+        entries.append(Entry(_t(event["at"]), "flag", _flag_text(event), change=True, data=data))
     return entries
+
+
+def _flag_text(event: dict[str, Any]) -> str:
+    """``flag new-checkout: on 10% → on 50% by ana (canary step 2)``."""
+    data = event["data"]
+    name = data.get("flag") or data.get("name") or ""
+
+    def state(value: Any) -> str:
+        if not isinstance(value, dict):
+            return "?"
+        return f"{'on' if value.get('enabled') else 'off'} {value.get('percent', '?')}%"
+
+    text = f"flag {name}: {state(data.get('before'))} → {state(data.get('after'))}"
+    text += f" by {event['actor']}"
+    if event.get("run_id"):
+        text += f" in run {event['run_id']}"
+    return text + (f" ({data['reason']})" if data.get("reason") else "")
 
 
 def _applied(result: Any) -> list[str]:

@@ -28,7 +28,9 @@ def _insert_once(conn: Connection, table: Table, row: dict[str, Any]) -> bool:
 
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(**row).on_conflict_do_nothing()
-    return bool(conn.execute(statement).rowcount)
+    # RETURNING says whether this statement inserted; rowcount is -1 on some driver paths.
+    keys = list(table.primary_key.columns)
+    return conn.execute(statement.returning(*keys)).first() is not None
 
 
 def next_number(conn: Connection, project: str) -> int:
