@@ -115,6 +115,13 @@ def _get(conn: Connection, project: str, ref: str) -> Incident:
     return from_row(row)
 
 
+def open_for_alert(store: Store, project: str, group_key: str) -> Incident | None:
+    """The open incident of an alert group, if any."""
+    with store.begin() as conn:
+        row = q.open_for_group(conn, project, group_key)
+    return from_row(row) if row is not None else None
+
+
 def list_incidents(store: Store, project: str, *, all_: bool = False) -> list[Incident]:
     statuses = None if all_ else [str(s) for s in ACTIVE]
     with store.begin() as conn:

@@ -31,6 +31,10 @@ class TickReport:
     schedules: list[dict[str, str]] = field(default_factory=list)
 
 
+def _subject(incident: Incident) -> paging.Subject:
+    return paging.Subject(incident.id, incident.ref, incident.severity, incident.opened_at)
+
+
 def _message(incident: Incident, start: escalation.LevelStart | None, what: str) -> str:
     level = f" level {start.level}" if start is not None else ""
     return f"[{incident.severity}] {incident.ref} {incident.title}: {what}{level}"
@@ -51,8 +55,8 @@ def escalate_due(store: Store, spec: Spec, now: dt.datetime, owner: str) -> Tick
                 for target in start.targets:
                     page = paging.claim(
                         conn,
-                        incident_id=incident.id,
-                        ref=incident.ref,
+                        spec,
+                        _subject(incident),
                         key=start.key,
                         target=target,
                         due_at=start.at,
@@ -84,7 +88,7 @@ def escalate_due(store: Store, spec: Spec, now: dt.datetime, owner: str) -> Tick
             ):
                 report.breaches.append(incident.ref)
                 if incident.acked_at is None:  # found late, after an ack: record, don't page
-                    report.pages += _page_breach(conn, incident, starts, now, owner)
+                    report.pages += _page_breach(conn, spec, incident, starts, now, owner)
                 chain.append(
                     conn,
                     str(IncidentEvent.SLA_BREACHED),
@@ -108,6 +112,7 @@ def _breached(incident: Incident, now: dt.datetime) -> bool:
 
 def _page_breach(
     conn: Connection,
+    spec: Spec,
     incident: Incident,
     starts: list[escalation.LevelStart],
     now: dt.datetime,
@@ -118,8 +123,8 @@ def _page_breach(
     for target in starts[0].targets if starts else ():
         page = paging.claim(
             conn,
-            incident_id=incident.id,
-            ref=incident.ref,
+            spec,
+            _subject(incident),
             key="breach",
             target=target,
             due_at=incident.due_at or now,
@@ -156,8 +161,8 @@ def escalate_now(
         for target in start.targets:
             page = paging.claim(
                 conn,
-                incident_id=incident.id,
-                ref=incident.ref,
+                spec,
+                _subject(incident),
                 key=start.key,
                 target=target,
                 due_at=now,

@@ -15,7 +15,9 @@ from opsbook.store import incidents as q
 LOOKBACK = dt.timedelta(hours=2)
 CHANGE_EVENT_PREFIXES = ("flag_", "rollout_")
 """Event types of other parts that count as changes (feature flags, rollouts)."""
-INCIDENT_EVENT_PREFIXES = ("incident_", "alert_", "notification_")
+INCIDENT_EVENT_PREFIXES = ("incident_", "alert.")
+ALERT_LOOKBACK = 86400.0
+"""Alert transitions are read from a day before the incident (the alert fired before it)."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ _KINDS = {
 
 def _incident_text(event: dict[str, Any]) -> str:
     data, actor = event["data"], event["actor"]
-    kind = event["type"]
+    kind = str(event["type"])
     if kind == "incident_opened":
         return f"opened by {actor}: {data.get('title', '')} ({data.get('severity', '')})"
     if kind == "incident_alert_repeated":
@@ -85,27 +87,33 @@ def _incident_text(event: dict[str, Any]) -> str:
     if kind == "incident_resolved":
         note = f": {data['note']}" if data.get("note") else ""
         return f"resolved by {actor}{note}"
-    summary = data.get("summary") or data.get("alertname") or data.get("name") or ""
-    return f"{kind.replace('_', ' ')} {summary}".strip()
+    if kind.startswith("alert."):
+        value = f" (value {data['value']:g})" if isinstance(data.get("value"), int | float) else ""
+        return f"alert {data.get('alert', '')} {kind.removeprefix('alert.')}{value}"
+    return str(kind).replace("_", " ")
 
 
 def incident_entries(store: Store, incident: Incident) -> list[Entry]:
     """The incident's own events, from the moment it opened."""
     start = incident.opened_at.timestamp()
     with store.begin() as conn:
-        found = q.events_between(conn, start, start + 400 * 86400, INCIDENT_EVENT_PREFIXES)
+        found = q.events_between(
+            conn, start - ALERT_LOOKBACK, start + 400 * 86400, INCIDENT_EVENT_PREFIXES
+        )
     entries = []
     for event in found:
         data = event["data"]
         mine = data.get("incident_id") == incident.id
         alert = (
-            event["type"].startswith("alert_")
+            event["type"].startswith("alert.")
             and incident.group_key is not None
             and data.get("group_key") == incident.group_key
         )
         if mine or alert:
             kind = _KINDS.get(event["type"], "alert")
-            entries.append(Entry(_t(event["at"]), kind, _incident_text(event), data=data))
+            # An alert transition happened at its evaluation's time (data.at), not when written.
+            at = float(data["at"]) if alert and isinstance(data.get("at"), int | float) else None
+            entries.append(Entry(_t(at or event["at"]), kind, _incident_text(event), data=data))
     return entries
 
 
