@@ -108,6 +108,7 @@ def serve(
         stopping.set()
         raise KeyboardInterrupt  # reaches the run in flight like Ctrl-C
 
+    watcher = _start_watcher(store, spec_file, stopping, announce)
     previous = signal.signal(signal.SIGTERM, on_signal)
     previous_int = signal.signal(signal.SIGINT, on_signal)
     try:
@@ -119,5 +120,36 @@ def serve(
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
         server.should_exit = True
+        if watcher is not None:
+            watcher.join(15)
         http.join(15)
         announce("stopped")
+
+
+def _start_watcher(
+    store: Store,
+    spec_file: Path | None,
+    stop: threading.Event,
+    announce: Callable[[str], None],
+) -> threading.Thread | None:
+    """The watcher (``opsbook watch``'s ticks: metrics, alerts, notifications, and what other
+    packages register), in a thread; each tick is leased, so several ``serve`` share them."""
+    from opsbook.errors import OpsbookError
+    from opsbook.monitor.watch import watch
+    from opsbook.spec.loader import load_spec
+
+    try:
+        loaded = load_spec(spec_file)
+    except OpsbookError as err:
+        announce(f"watcher not started: {err}")
+        return None
+
+    def loop() -> None:
+        try:
+            watch(store, loaded, stop=stop)
+        except OpsbookError as err:  # reported, not fatal: the worker and the API go on
+            announce(f"watcher stopped: {err}")
+
+    thread = threading.Thread(target=loop, name="opsbook-watcher", daemon=True)
+    thread.start()
+    return thread
