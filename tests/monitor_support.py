@@ -38,3 +38,25 @@ def project_with_logs(root: Path, spec: str, traffic: Traffic) -> Path:
     (root / "opsbook.yaml").write_text((FIXTURES / spec).read_text())
     write(root / "logs" / "app.jsonl", traffic)
     return root
+
+
+SLO_START = datetime(2026, 11, 29, tzinfo=UTC)  # a Sunday; Monday 30 is a Kigali business day
+
+
+def seed_slos_days() -> Traffic:
+    """Two days of shop traffic with one incident per seed-002 SLO, and one outage on Sunday
+    (outside Kigali business hours, so the availability SLO does not count it)."""
+    monday = SLO_START + timedelta(days=1)
+    return Traffic(
+        SLO_START,
+        48 * 60,
+        per_second=0.5,
+        error_rate=0.0005,
+        incidents=[
+            Incident(SLO_START + timedelta(hours=10), 60, error_rate=0.3),
+            Incident(monday + timedelta(hours=5), 20, failed_login_rate=0.5),
+            Incident(monday + timedelta(hours=6), 30, backlog_minutes=45),
+            Incident(monday + timedelta(hours=9), 40, error_rate=0.3),
+            Incident(monday + timedelta(hours=12), 180, agent_errors_per_min=30),
+        ],
+    )

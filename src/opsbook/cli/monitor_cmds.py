@@ -316,3 +316,38 @@ def silence_expire(
         author=getpass.getuser(),
     )
     info(f"silence {silence_id} expired")
+
+
+@app.command("slo")
+def slo_(
+    now: Now = None,
+    json: Json = False,
+    file: SpecFile = None,
+    store: StoreUrl = None,
+    env: EnvOpt = None,
+) -> None:
+    """Each SLO's error budget, what is left of it, and its burn rate per window at --now."""
+    from opsbook.cli.common import project_store
+    from opsbook.clock import parse_time
+    from opsbook.monitor.slo import slo_statuses
+    from opsbook.spec.loader import load_spec
+
+    loaded = load_spec(file)
+    the_store = (
+        project_store(store, loaded.path)
+        if any(
+            loaded.spec.metrics[m].from_ is None
+            for s in loaded.spec.slos.values()
+            for m in ([s.sli] if isinstance(s.sli, str) else [])
+        )
+        else None
+    )
+    statuses = slo_statuses(loaded, parse_time(now), store=the_store, environment=env)
+    if json:
+        from opsbook.console import print_json
+
+        print_json([s.to_dict() for s in statuses])
+    else:
+        from opsbook.console.monitor import show_slos
+
+        show_slos(statuses)

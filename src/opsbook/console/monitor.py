@@ -10,7 +10,9 @@ from opsbook.console import Table, out
 from opsbook.monitor.evaluate import AlertStatus, Evaluation, Transition
 from opsbook.monitor.metrics import Reading
 from opsbook.monitor.replay import Replay
+from opsbook.monitor.slo import SloStatus
 from opsbook.notify.silences import Silence
+from opsbook.spec.durations import format_duration
 
 STATE_STYLE = {"firing": "red", "pending": "yellow", "inactive": "green"}
 
@@ -125,3 +127,38 @@ def show_silences(silences: list[Silence], now: float) -> None:
             escape(s.comment),
         )
     out.print(table)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.2f}%"
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def show_slos(statuses: list[SloStatus]) -> None:
+    if not statuses:
+        out.print("no SLOs; declare them under slos:")
+        return
+    for status in statuses:
+        where = f" in {status.calendar}" if status.calendar else ""
+        out.print(
+            f"[bold]{escape(status.name)}[/bold]  objective {status.objective:g}% over "
+            f"{status.window}{escape(where)}: {status.total:g} events, {status.bad:g} bad "
+            f"({_percent(status.error_ratio)}), budget left {_percent(status.remaining)}"
+        )
+        table = Table(box=None, pad_edge=False)
+        for column in ("alert", "long", "short", "factor", "long burn", "short burn", "burning"):
+            table.add_column(column)
+        for burn in status.burns:
+            table.add_row(
+                burn.severity,
+                format_duration(burn.long),
+                format_duration(burn.short),
+                f"{burn.factor:g}",
+                _rate(burn.long_rate),
+                _rate(burn.short_rate),
+                "yes" if burn.burning and burn.long_events >= status.min_events else "no",
+            )
+        out.print(table)

@@ -189,6 +189,12 @@ class Slo(Model):
     calendar: str | None = None
     min_events: int = Field(default=0, ge=0)
     """Burn-rate alerts stay quiet when the long window has fewer events than this."""
+    for_: Duration = Field(default=120.0, alias="for")
+    """How long a burn-rate alert is pending before it fires."""
+    severity: dict[str, str] = Field(
+        default_factory=lambda: {"page": "critical", "ticket": "warning"}
+    )
+    """The severity label of the page and ticket alerts."""
     alerts: list[BurnWindow] | None = None
     """Burn-rate alerts; default: Sloth's table scaled to the window."""
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from opsbook.monitor.metrics import Reading, read_series, source_context
 from opsbook.monitor.state import AlertState, Instance, Rule, step, transition
+from opsbook.sources.base import Sample
 
 if TYPE_CHECKING:
     from opsbook.monitor.config import Alert
@@ -122,33 +123,38 @@ def step_alerts(
     readings: Mapping[str, Reading],
     previous: Mapping[tuple[str, str], AlertStatus],
     now: datetime,
-    holds: Mapping[str, Mapping[str, bool | None]] | None = None,
+    holds: Mapping[str, tuple[bool | None, float | None]] | None = None,
 ) -> tuple[list[AlertStatus], list[Transition]]:
     """Every rule's instances after an evaluation at ``now`` (pure).
 
-    ``previous`` maps (alert, fingerprint) to the stored instance. ``holds`` may give an alert's
-    truth per fingerprint directly (anomaly bands, SLO burn rates) instead of its ``when:``.
+    ``previous`` maps (alert, fingerprint) to the stored instance. ``holds`` gives the truth
+    and value of alerts that are not thresholds on a metric (SLO burn-rate alerts, anomaly
+    bands), by alert name.
     """
+    from opsbook.monitor.slo import burn_rules
+
     at = now.timestamp()
     statuses: list[AlertStatus] = []
     changes: list[Transition] = []
-    for name, alert in spec.alerts.items():
-        reading = readings.get(alert.metric) or Reading(alert.metric, [], "not read")
+    holds = holds or {}
+    for name, alert in {**spec.alerts, **burn_rules(spec)}.items():
         base = {"alertname": name, "severity": alert.severity, **alert.labels}
         seen: set[str] = set()
         truths: list[tuple[dict[str, str], bool | None, float | None]] = []
+        if name in holds:
+            reading = Reading(name, [Sample({}, holds[name][1])])
+            truths.append((base, holds[name][0], holds[name][1]))
+        else:
+            reading = readings.get(alert.metric) or Reading(alert.metric, [], "not read")
         condition = alert.condition
-        for sample in reading.samples:
+        for sample in reading.samples if name not in holds else []:
             labels = {**base, **sample.labels}
-            fp = fingerprint(labels)
-            if holds is not None and name in holds:
-                truth = holds[name].get(fp)
-            elif sample.value is None or condition is None:
+            if sample.value is None or condition is None:
                 truth = None
             else:
                 truth = condition.holds(sample.value)
             truths.append((labels, truth, sample.value))
-        if not reading.samples and not any(k[0] == name for k in previous):
+        if not truths and not any(k[0] == name for k in previous):
             truths.append((base, None, None))  # nothing stored, no data: report nodata
         for labels, truth, value in truths:
             fp = fingerprint(labels)

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from opsbook.errors import UsageError
 from opsbook.monitor.evaluate import AlertStatus, Transition, step_alerts
 from opsbook.monitor.metrics import Reading, read_series, source_context
+from opsbook.monitor.slo import earliest_needed, status_from_steps
+from opsbook.monitor.slo import sli_steps as slo_steps
 from opsbook.spec.loader import LoadedSpec
 
 MAX_STEPS = 200_000
@@ -67,14 +69,25 @@ def replay(
     """Evaluate every alert at each instant from start to end; transitions in time order."""
     times = instants(start, end, every)
     spec = loaded.spec
-    names = metrics or sorted({a.metric for a in spec.alerts.values()} or set(spec.metrics))
-    series = read_series(source_context(loaded, environment), names, times)
+    names = metrics or sorted({a.metric for a in spec.alerts.values()})
+    ctx = source_context(loaded, environment)
+    series = read_series(ctx, names, times)
     result = Replay(start, end, every, len(times), readings=series)
+    # Each SLO's per-step counts are read once for the whole interval.
+    steps = {
+        name: slo_steps(ctx, name, slo, times[-1], earliest_needed(slo, times[0]), None, "")
+        for name, slo in spec.slos.items()
+    }
     previous: dict[tuple[str, str], AlertStatus] = {}
     statuses: list[AlertStatus] = []
     for index, now in enumerate(times):
         readings = {name: series[name][index] for name in names}
-        statuses, changes = step_alerts(spec, readings, previous, now)
+        holds: dict[str, tuple[bool | None, float | None]] = {}
+        for name, slo in spec.slos.items():
+            status = status_from_steps(name, slo, steps[name], now)
+            for kind in ("page", "ticket"):
+                holds[f"{name}:{kind}"] = (status.holds(kind), status.top_rate(kind))
+        statuses, changes = step_alerts(spec, readings, previous, now, holds)
         previous = {(s.alert, s.fingerprint): s for s in statuses}
         result.transitions.extend(changes)
     result.final = statuses

@@ -52,7 +52,7 @@ class SourceContext:
     render: Callable[[str], str] = field(default=lambda text: text)
     """Render ``${{ }}`` templates (env, vars) of the configuration."""
     timeout: float = 10.0
-    cache: dict[str, Any] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict)
     """Per-process state a kind may keep between reads (e.g. a log tail's offsets)."""
 
 
