@@ -171,3 +171,46 @@ def test_plan_json_lists_what_is_confirmed(tmp_path: Path, store_url: str) -> No
         "run: echo told >> log.txt",
         "Tell the team in the release channel first",
     ]
+
+
+IMPORTED = """\
+# Cleanup Runbook
+
+## Clear the cache
+
+```bash
+ls data
+rm -rf ./data
+```
+"""
+
+
+def test_an_imported_rm_rf_waits_for_confirmation_on_production(
+    tmp_path: Path, store_url: str
+) -> None:
+    """issue 11: `rm -rf ./data` from a Markdown runbook never runs unconfirmed on production."""
+    root = tmp_path
+    (root / "RUNBOOK.md").write_text(IMPORTED)
+    imported = cli(root, store_url, "import", "RUNBOOK.md")
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    (root / ".env.production").write_text("")
+    (root / "data").mkdir()
+    (root / "data" / "cache.bin").write_text("x")
+    done = cli(root, store_url, "run", "clear-the-cache", "-e", "production", "--yes")
+    assert done.returncode == 3, done.stdout + done.stderr
+    run = only_run(store_url)
+    assert "to confirm: run: ls data" in done.stderr and "rm -rf ./data" in done.stderr
+    assert "waiting for a human to confirm: run: ls data\nrm -rf ./data" in done.stdout
+    assert f"opsbook approve {run.id} ls-data" in done.stderr
+    assert (root / "data" / "cache.bin").exists()
+
+    assert (
+        cli(root, store_url, "approve", run.id, "ls-data", OPSBOOK_OPERATOR="ann").returncode == 0
+    )
+    resumed = cli(root, store_url, "resume", run.id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert not (root / "data").exists()
+    shown = cli(root, store_url, "show", run.id).stdout
+    assert "confirmation: ls-data confirmed (run: ls data" in shown and "by ann" in shown
+    releases = cli(root, store_url, "releases")
+    assert "ls-data: approved by ann" in releases.stdout

@@ -53,7 +53,8 @@ def _check(source: str, name: str) -> None:
         assert str(err).strip()
         return
     for runbook_name, runbook in result.loaded.spec.runbooks.items():
-        params = {p: "x" for p in runbook.params}
+        # a choice param (an alternative of the source) takes one of its choices
+        params = {p: (d.choices[0] if d.choices else "x") for p, d in runbook.params.items()}
         make_plan(result.loaded, runbook_name, "staging", params, process_env={})
 
 

@@ -61,7 +61,13 @@ EXPECTED = {
     # "CRITICAL: Take database backup" (287), "Monitor metrics" (399), three manual lists
     # (5+4+4), "Check src/lib/performance.ts" (478), two rollback comments (509, 512), the
     # handoff checklist (7), one "apply the fix" gate per issue (5) → 21 gates, 64 items.
-    "003": (9, 7, 13, 80, 5, 21, 64),
+    # Issue 11 changed 003: env 9 → 11, the placeholder exports VITE_SUPABASE_URL=<…> and
+    # VITE_SUPABASE_ANON_KEY=<…> (145-146, 235, 341) are now contract entries, not params. Runs
+    # 80 → 78 and gates 21 → 25 (64 → 68 items): `pnpm dev` and `pnpm dev:agents` (78-79, dev
+    # servers that never end) left their one run step for two "watch it" gates, and
+    # `npx playwright show-report` (165, serves a report until stopped) is a gate; "# Or via
+    # dashboard" (491) is now the other branch of the Vercel rollback, a gate, instead of a note.
+    "003": (11, 7, 13, 78, 5, 25, 68),
     # 004: env = Vercel list 55-57 (3) + backend list 74-80 (7) = 10. Runbooks: Deployment,
     # Monitoring (the health curl), 4 issues, Rollback Procedure, Maintenance = 8.
     # Runs: 19-20 (cd backend → dir), 39, 50-51, 67-70 (one group), 250 (`npm audit`),
@@ -70,7 +76,10 @@ EXPECTED = {
     # GitHub webhook (2); issue 1: diagnosis (3), apply the fix (1), dashboard comments (1);
     # issues 2-4: diagnosis + fix lists (3+3 each); rollback 3+3+2; maintenance 3+2+3+2+2
     # → 20 gates, 52 items.
-    "004": (10, 1, 8, 9, 2, 20, 52),
+    # Issue 11 changed 004: `npm start` (70) starts a server that never ends, so it left the
+    # build's run step for a "watch it" gate: runs stay 9 (`npm run build` alone), gates 20 → 21,
+    # items 52 → 53.
+    "004": (10, 1, 8, 9, 2, 21, 53),
 }
 
 
@@ -89,7 +98,11 @@ def test_counts_match_hand_counts(imported: tuple[str, ImportResult]) -> None:
 def test_every_runbook_plans(imported: tuple[str, ImportResult]) -> None:
     _, result = imported
     for name, runbook in result.loaded.spec.runbooks.items():
-        params = {p: f"value-{p}" for p, decl in runbook.params.items() if decl.required}
+        params = {
+            p: decl.choices[0] if decl.choices else f"value-{p}"
+            for p, decl in runbook.params.items()
+            if decl.required
+        }
         for env in ("staging", "production"):
             plan = make_plan(result.loaded, name, env, params, process_env={})
             assert [s.id for s in plan.steps]
@@ -172,9 +185,12 @@ def test_seed_003_shell_semantics() -> None:
     build = prod.step("build-with-production-environment")
     assert build.env == {
         "VITE_SUPABASE_URL": "https://${{ params.prod_project_ref }}.supabase.co",
-        "VITE_SUPABASE_ANON_KEY": "${{ params.prod_anon_key }}",
         "NODE_ENV": "production",
     }
+    # issue 11: `export VITE_SUPABASE_ANON_KEY=<prod-anon-key>` (341) is a value to fill in,
+    # a required contract entry (from the env file), no longer a `-p` param of the runbook
+    assert spec.env["VITE_SUPABASE_ANON_KEY"].required
+    assert "prod_anon_key" not in prod.params
     image = prod.step("build-and-tag-production-image")
     assert image.dir == "agents-service"  # `cd agents-service` carries over
     assert prod.step("deploy-with-zero-downtime-strategy").dir == "agents-service"

@@ -23,6 +23,8 @@ from opsbook.spec.validate import dependencies
 from opsbook.steps.gate import gate_items
 from opsbook.steps.registry import get_kind
 
+_PLACEHOLDER_VAR = re.compile(r"YOUR[_-]|<[A-Za-z][\w-]*>|CHANGE[_-]?ME", re.I)
+
 
 @dataclass
 class PlannedStep:
@@ -216,6 +218,13 @@ def make_plan(
         warnings.append(
             f"env_file {effective.environment.env_file} of environment '{env_name}' does not exist"
         )
+
+    for key, value in effective.environment.vars.items():
+        if isinstance(value, str) and _PLACEHOLDER_VAR.search(value):
+            warnings.append(
+                f"vars.{key} of environment '{env_name}' is still a placeholder ({value});"
+                " set it in opsbook.yaml"
+            )
 
     def render(text: str) -> str:
         return masker(_render_static(text, context))

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from opsbook.cli.app import app
+from opsbook.cli.options import Json
 
 Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing output file.")]
 
@@ -23,6 +24,7 @@ def import_runbook(
         typer.Option("--report", help="Also write the import report (Markdown) here."),
     ] = None,
     force: Force = False,
+    json: Json = False,
 ) -> None:
     """Turn a Markdown runbook into a validated opsbook.yaml; what maps to nothing is reported."""
     from opsbook.console.importer import show_import
@@ -31,7 +33,7 @@ def import_runbook(
     result = import_file(runbook, output.name)
     targets = [(output, result.text)] + ([(report, result.report)] if report else [])
     write_outputs(targets, force=force)
-    show_import(result, output, report)
+    show_import(result, output, report, as_json=json)
 
 
 @app.command()

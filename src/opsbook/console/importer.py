@@ -6,12 +6,18 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from opsbook.console import out
+from opsbook.console import out, print_json
 from opsbook.importer import ImportResult
 from opsbook.importer.init import InitResult
+from opsbook.importer.report import summary
 
 
-def show_import(result: ImportResult, output: Path, report: Path | None) -> None:
+def show_import(
+    result: ImportResult, output: Path, report: Path | None, *, as_json: bool = False
+) -> None:
+    if as_json:
+        print_json(summary(result.draft, str(output)))
+        return
     counts = result.counts
     out.print(
         f"[green]✓[/green] wrote {escape(str(output))}: {counts.runbooks} runbooks,"
@@ -25,6 +31,9 @@ def show_import(result: ImportResult, output: Path, report: Path | None) -> None
     unmapped = len(result.draft.unmapped)
     where = f"listed in {escape(str(report))}" if report else "pass --report FILE to list them"
     out.print(f"{unmapped} source lines not mapped ({where})")
+    classes = ", ".join(f"{k} {v}" for k, v in counts.classes.items() if v)
+    if classes:
+        out.print(f"commands: {escape(classes)}")
     for name, runbook in result.draft.runbooks.items():
         params = " ".join(f"-p {p}=…" for p in runbook.params)
         out.print(f"  opsbook plan {escape(name)} -e staging {escape(params)}".rstrip())

@@ -16,6 +16,35 @@ _HEALTH_PATH = re.compile(
 _QUIET_FLAGS = {"-s", "-S", "-f", "-L", "-i", "-sS", "-fsS", "-sf", "-fs", "-sSf", "-fsSL", "-v"}
 _LONG_QUIET = {"--silent", "--show-error", "--fail", "--location", "--include", "--verbose"}
 BASE_URL = "BASE_URL"
+_PLACEHOLDER_HOST = re.compile(
+    r"^(https?://(?:[^/\s]*(?:YOUR[_-]|your[_-]|<[^>/]+>|\{\{)[^/\s]*))(?=/|$)"
+)
+_VOLATILE = re.compile(
+    r"time|date|uptime|version|^id$|_id$|duration|latency|_at$|^now$|ms$|"
+    r"^env(ironment)?$|region|host|instance|commit|build",
+    re.I,
+)
+
+
+def expected_json(data: object) -> dict[str, object]:
+    """The stable part of an example response: scalars and nested objects, without values that
+    change from call to call or from one environment to the next (timestamps, versions, ids,
+    durations, environment, region, host) or lists."""
+    if not isinstance(data, dict):
+        return {}
+    kept: dict[str, object] = {}
+    for key, value in data.items():
+        if not isinstance(key, str) or _VOLATILE.search(key):
+            continue
+        if isinstance(value, dict):
+            inner = expected_json(value)
+            if inner:
+                kept[key] = inner
+        elif isinstance(value, str | int | bool) and not isinstance(value, float):
+            kept[key] = value
+    return kept
+
+
 _ENV_REF = re.compile(r"\$\{?([A-Z][A-Z0-9_]*)\}?")
 
 
@@ -79,12 +108,19 @@ def curl_check(
         return None
     for value in [url, *headers.values()]:
         env_refs.extend(m.group(1) for m in _ENV_REF.finditer(value))
+    http = _template(url, params, line)
+    host = _PLACEHOLDER_HOST.match(url)
+    if host:
+        # "http://YOUR_SERVER_IP/api/health": the host is the reader's to fill in, per
+        # environment, so it is a var that plan asks for, never a literal URL.
+        draft.vars.setdefault(BASE_URL, (line, host.group(1)))
+        http = "${{ vars." + BASE_URL + " }}" + _template(url[host.end() :], params, line)
     return add_check(
         draft,
         CheckDraft(
             name="",
             line=line,
-            http=_template(url, params, line),
+            http=http,
             method=method,
             headers={k: _template(v, params, line) for k, v in headers.items()},
             expect={} if method == "HEAD" else {"status": 200},

@@ -77,6 +77,12 @@ class StepDraft:
     read_only: bool = False
     """A command that changes nothing (lint, typecheck, tests): ``read_only: true``."""
     file: str | None = None
+    confirm: bool = False
+    """A human confirms the exact command before it runs (it changes or deletes something)."""
+    cls: str | None = None
+    """The command class (``commands.Class`` label) once known; set by :mod:`safety`."""
+    description: str | None = None
+    timeout: str | None = None
 
 
 @dataclass
@@ -87,6 +93,8 @@ class RunbookDraft:
     steps: list[StepDraft] = field(default_factory=list)
     params: dict[str, int] = field(default_factory=dict)
     """Param name → line where its placeholder first appears."""
+    choices: dict[str, list[str]] = field(default_factory=dict)
+    """Params that choose one branch of an alternative → their choices."""
 
 
 @dataclass
@@ -94,6 +102,8 @@ class Unmapped:
     line: int
     what: str
     why: str
+    note: bool = False
+    """Kept as a note (config, crontab, code in another language), not just unmapped."""
 
 
 @dataclass
@@ -125,5 +135,5 @@ class Draft:
     def operation(self, category: str, line: int, entry: Any) -> None:
         self.operations.setdefault(category, []).append((line, entry))
 
-    def skip(self, line: int, what: str, why: str) -> None:
-        self.unmapped.append(Unmapped(line, what[:200], why))
+    def skip(self, line: int, what: str, why: str, *, note: bool = False) -> None:
+        self.unmapped.append(Unmapped(line, what[:200], why, note))

@@ -94,12 +94,20 @@ def to_map(draft: Draft) -> CommentedMap:
         if runbook.params:
             params = CommentedMap()
             for param, line in runbook.params.items():
+                choices = runbook.choices.get(param)
                 params[param] = CommentedMap(
                     [
                         ("required", True),
-                        ("description", f"a placeholder in the source; -p {param}=VALUE"),
+                        (
+                            "description",
+                            f"which of the source's alternatives runs; -p {param}=CHOICE"
+                            if choices
+                            else f"a placeholder in the source; -p {param}=VALUE",
+                        ),
                     ]
                 )
+                if choices:
+                    params[param]["choices"] = CommentedSeq(choices)
                 params.yaml_add_eol_comment(_origin(draft, line), param)
             item["params"] = params
         steps = CommentedSeq()
@@ -138,6 +146,8 @@ def _step(step: StepDraft) -> CommentedMap:
     item["id"] = step.id
     if step.name and step.name != step.id:
         item["name"] = step.name
+    if step.description:
+        item["description"] = step.description
     if step.condition:
         item["if"] = step.condition
     if step.dir:
@@ -148,6 +158,10 @@ def _step(step: StepDraft) -> CommentedMap:
         item[step.kind] = _text(step.value)
     else:
         item[step.kind] = CommentedSeq(step.value)
+    if step.timeout:
+        item["timeout"] = step.timeout
+    if step.confirm:
+        item["confirm"] = True
     if step.irreversible:
         item["irreversible"] = True
     if step.read_only:

@@ -14,7 +14,21 @@ _SHELL_SPECIAL = {"HOME", "PATH", "PWD", "USER", "SHELL", "OLDPWD", "IFS", "RAND
 
 _NAME_HEADERS = ("variable", "name", "key", "env", "environment variable", "var")
 _YES = ("✅", "✔", "yes", "y", "true", "required", "mandatory", "x")
-_NO = ("⛔", "❌", "no", "n", "false", "optional", "⚠", "not required", "-", "–", "—", "")
+_NO = (
+    "⛔",
+    "❌",
+    "no",
+    "n",
+    "false",
+    "optional",
+    "⚠",
+    "not required",
+    "-",
+    "–",
+    "—",
+    "",
+    "recommended",
+)
 _NO_DEFAULT = ("", "-", "–", "—", "empty", "none", "n/a", "(none)", "null")
 
 
@@ -49,7 +63,10 @@ def _flag(text: str) -> bool | None:
     value = text.strip().lower().replace("\ufe0f", "")
     if any(value.startswith(y) for y in ("✅", "✔")) or value in _YES:
         return True
-    if any(value.startswith(n) for n in ("⛔", "❌", "⚠")) or value in _NO:
+    if (
+        any(value.startswith(n) for n in ("⛔", "❌", "⚠", "optional", "recommended"))
+        or value in _NO
+    ):
         return False
     return None
 
@@ -118,7 +135,8 @@ def list_env(block: ListBlock, draft: Draft, description: str | None = None) -> 
         names = env_names(item.inline)
         if not names:
             continue
-        optional = "optional" in item.inline.prose.lower()
+        said = f"{item.inline.prose} {description or ''}".lower()
+        optional = "optional" in said or "recommended" in said
         for name in names:
             draft.add_env(
                 EnvEntry(
@@ -148,3 +166,36 @@ def reference_env(command: str, line: int, assigned: set[str], draft: Draft, whe
     """Declare each variable a command reads (not required: only some runbooks need it)."""
     for name in references(command, assigned):
         draft.add_env(EnvEntry(name, line, secret=is_secret(name), description=f"read by {where}"))
+
+
+_DOTENV = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+_PLACEHOLDER_VALUE = re.compile(
+    r"^[\"']?(<[^>]*>|your[-_].*|YOUR_.*|changeme|xxx+|\.\.\.)?[\"']?$", re.I
+)
+
+
+def dotenv_block(content: str, first_line: int, draft: Draft, where: str) -> None:
+    """``KEY=value`` lines of an env-file block → contract entries (required; secret by name;
+    a non-secret, non-placeholder value is kept as the example); other lines are reported."""
+    for offset, raw in enumerate(content.splitlines()):
+        text = raw.strip()
+        line = first_line + offset
+        if not text or text.startswith("#"):
+            continue
+        match = _DOTENV.match(text)
+        if not match:
+            draft.skip(line, text, "env file line that is not NAME=value")
+            continue
+        name, value = match.group(1), match.group(2).split(" #", 1)[0].strip()
+        placeholder = bool(_PLACEHOLDER_VALUE.fullmatch(value))
+        secret = is_secret(name, value)
+        draft.add_env(
+            EnvEntry(
+                name,
+                line,
+                required=True,
+                secret=secret,
+                description=f"from the env file in {where}",
+                example=None if secret or placeholder else value.strip("\"'"),
+            )
+        )

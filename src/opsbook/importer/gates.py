@@ -12,6 +12,7 @@ import re
 
 from opsbook.importer import envcontract
 from opsbook.importer.checks import sentence_checks
+from opsbook.importer.commands import known_program
 from opsbook.importer.draft import Draft, RunbookDraft, StepDraft
 from opsbook.importer.markdown import Inline, Item
 from opsbook.importer.placeholders import escape, substitute
@@ -39,9 +40,9 @@ def is_command(code: str) -> bool:
     while "=" in first and len(words) > 1 and re.match(r"^[A-Z_][A-Z0-9_]*=", first):
         words = words[1:]
         first = words[0]
-    if first in COMMANDS:
+    if first in COMMANDS or (known_program(first) and "/" not in first):
         return len(words) > 1 or first in ("make",)
-    return first.startswith("./") and len(first) > 2
+    return first.startswith(("./", "bin/")) and len(first) > 4
 
 
 def command_of(inline: Inline) -> str | None:

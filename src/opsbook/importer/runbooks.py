@@ -10,13 +10,25 @@ checklists still become steps). Prose that maps to nothing goes to the import re
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from opsbook.importer import envcontract, gates, operations
+from opsbook.importer import alternatives, envcontract, gates, operations, safety
+from opsbook.importer.checks import expected_json
 from opsbook.importer.draft import Draft, RunbookDraft, StepDraft, slug, unique
 from opsbook.importer.fences import SQL_INFO, Context, fence_steps, looks_like_shell
-from opsbook.importer.markdown import Block, Fence, Item, ListBlock, Paragraph, Section, Table
+from opsbook.importer.markdown import (
+    Block,
+    Fence,
+    Inline,
+    Item,
+    ListBlock,
+    Paragraph,
+    Section,
+    Table,
+)
 from opsbook.importer.placeholders import escape
 
 _ISSUE = re.compile(r"^(issue|problem|symptom)\s*[:—–-]\s*", re.I)
@@ -34,6 +46,11 @@ _PROCEDURE = re.compile(
 )
 _READ_ONLY = re.compile(
     r"^(check|verify|list|inspect|review|view|look|monitor|describe|get|show|confirm|query)\b",
+    re.I,
+)
+_EXPECTED = re.compile(
+    r"\b(expected|should (return|show|print|output|see|look|respond|display|contain)|you should"
+    r" see|sample output|example output|output:|response:|returns:|it prints)",
     re.I,
 )
 _INFO_LABEL = re.compile(r"option|automatic|events|example|note", re.I)
@@ -55,7 +72,12 @@ class _Walk:
 def build(root: Section, draft: Draft) -> None:
     """Fill draft from the document tree."""
     top = root
-    while len(top.sections) == 1 and top.sections[0].sections and not _has_steps(top.blocks):
+    while (
+        len(top.sections) == 1
+        and top.sections[0].sections
+        and not _has_steps(top.blocks)
+        and not alternatives.is_alternative([s.title for s in top.sections[0].sections])
+    ):
         for block in top.blocks:
             if isinstance(block, Paragraph):
                 draft.skip(block.line, block.inline.text, "introduction prose")
@@ -91,6 +113,7 @@ def _runbook(section: Section, draft: Draft, titles: list[str], kind: str = "") 
     if kind == "issue":
         _fix_gate(walk, section.title)
     if runbook.steps:
+        safety.apply(runbook)
         _ids(runbook)
         draft.runbooks[name] = runbook
 
@@ -98,10 +121,29 @@ def _runbook(section: Section, draft: Draft, titles: list[str], kind: str = "") 
 def _section(section: Section, draft: Draft, walk: _Walk, *, top: bool, issue: bool) -> None:
     saved_dir = walk.context.dir
     walk.label = None
+    steps = walk.runbook.steps
+    texts = [b.inline.text for b in section.blocks if isinstance(b, Paragraph)]
+    branches = alternatives.Branches(
+        walk.runbook, steps, allow_if=alternatives.count_ifs(texts) > 1
+    )
     for index, block in enumerate(section.blocks):
         following = section.blocks[index + 1] if index + 1 < len(section.blocks) else None
+        if isinstance(block, Paragraph):
+            branches.see(block.inline.text, block.line)
+        start = len(steps)
         _block(block, following, draft, walk, issue=issue)
+        branches.after(start)
+    branches.close()
+    headings = None
+    if alternatives.is_alternative([child.title for child in section.sections]):
+        headings = alternatives.Branches(walk.runbook, steps)
     for child in section.sections:
+        if headings is not None:
+            if alternatives.marker(child.title, heading=True) in (None, "end"):
+                headings.close()
+            else:
+                headings.see(child.title, child.line, heading=True)
+        start = len(steps)
         is_issue = bool(_ISSUE.match(child.title)) or bool(_ISSUES_PARENT.search(section.title))
         if is_issue and not issue:
             _runbook(child, draft, [child.title, *walk.titles], kind="issue")
@@ -113,6 +155,10 @@ def _section(section: Section, draft: Draft, walk: _Walk, *, top: bool, issue: b
             walk.context.env = {}
             _section(child, draft, walk, top=False, issue=issue)
             walk.titles.pop(0)
+        if headings is not None:
+            headings.after(start)
+    if headings is not None:
+        headings.close()
     if top and walk.runbook.description is None:
         intro = next((b for b in section.blocks if isinstance(b, Paragraph)), None)
         if intro is not None and intro.inline.bold != intro.inline.text:
@@ -144,6 +190,8 @@ def _block(
             if issue and re.match(r"fix|remed|mitigat|workaround", label, re.I):
                 walk.fix_at = len(runbook.steps) if walk.fix_at is None else walk.fix_at
             return
+        if _EXPECTED.search(inline.text) and _expected_inline(inline, runbook, draft):
+            return
         steps = [] if data else gates.item_steps([Item(block.line, inline)], runbook, draft)
         if steps and steps[0].kind != "gate":
             runbook.steps += steps
@@ -171,6 +219,12 @@ def _table(block: Table, draft: Draft, titles: list[str]) -> None:
 
 def _fence(block: Fence, draft: Draft, walk: _Walk, where: str) -> None:
     label = walk.label
+    if label and _EXPECTED.search(label) and walk.runbook.steps:
+        _expected_block(block, walk.runbook, draft)
+        return
+    if block.info in ("env", "dotenv", ".env"):
+        envcontract.dotenv_block(block.content, block.first_line, draft, walk.runbook.name)
+        return
     if block.info in ("json", "yaml", "yml"):
         expected = bool(label and "expected" in label.lower()) and any(
             s.kind == "check" for s in walk.runbook.steps
@@ -191,14 +245,46 @@ def _fence(block: Fence, draft: Draft, walk: _Walk, where: str) -> None:
 
 
 def _expect(runbook: RunbookDraft, draft: Draft, data: dict[str, object]) -> None:
-    """ "Expected Response" JSON after a health check: expect its ``status`` field."""
+    """ "Expected Response" JSON after a health check: expect its stable fields."""
     last = next((s for s in reversed(runbook.steps) if s.kind == "check"), None)
-    status = data.get("status")
-    if last is None or not isinstance(status, str | int | bool):
+    wanted = expected_json(data)
+    if last is None or not wanted:
         return
     names = [last.value] if isinstance(last.value, str) else list(last.value)
     for name in names:
-        draft.checks[name].expect["json"] = {"status": status}
+        if draft.checks[name].method != "HEAD":
+            draft.checks[name].expect["json"] = wanted
+
+
+def _expected_block(block: Fence, runbook: RunbookDraft, draft: Draft) -> None:
+    """A block after "Expected output" / "should return": what the step before it shows,
+    never a command. JSON becomes the check's ``expect``; text the step's description."""
+    last = runbook.steps[-1]
+    try:
+        data = json.loads(block.content)
+    except ValueError:
+        data = None
+    if last.kind == "check" and isinstance(data, dict):
+        _expect(runbook, draft, data)
+        return
+    text = block.content.strip()
+    shown = text if len(text) <= 300 else text[:300] + " …"
+    last.description = escape(f"Expected output: {shown}")
+
+
+def _expected_inline(inline: Inline, runbook: RunbookDraft, draft: Draft) -> bool:
+    """ "Should return `{"status":"ok"}`." after a check: its expected JSON body."""
+    if not runbook.steps or runbook.steps[-1].kind != "check":
+        return False
+    for code in inline.codes:
+        try:
+            data = json.loads(code)
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            _expect(runbook, draft, data)
+            return True
+    return False
 
 
 def _list(
@@ -244,6 +330,10 @@ def _procedure(items: list[Item], draft: Draft, walk: _Walk, *, issue: bool) -> 
         runbook.steps.extend(gates.item_steps(plain, runbook, draft))
         plain.clear()
 
+    texts = [gates.item_text(item) for item in items if item.children]
+    branches = alternatives.Branches(
+        runbook, runbook.steps, allow_if=alternatives.count_ifs(texts) > 1
+    )
     for item in items:
         sublists = [b for b in item.children if isinstance(b, ListBlock)]
         fences = [b for b in item.children if isinstance(b, Fence)]
@@ -252,39 +342,58 @@ def _procedure(items: list[Item], draft: Draft, walk: _Walk, *, issue: bool) -> 
             continue
         flush()
         text = gates.item_text(item)
-        bold_title = item.inline.bold is not None and text.rstrip(":") == item.inline.bold.rstrip(
-            ":"
-        )
-        if sublists and re.search(r"contact|escalation", text, re.I):
-            for sub in sublists:
-                operations.list_entries(sub, draft, "contacts")
-            continue
-        if sublists and _HUMAN_ITEM.search(text):
-            for sub in sublists:
-                if envcontract.is_env_list(sub):
-                    envcontract.list_env(sub, draft, description=text)
-            entries = [gates.item_text(i) for s in sublists for i in s.items]
-            value = [escape(e) for e in entries if e] or escape(text)
-            runbook.steps.append(
-                StepDraft("gate", value, item.line, name=escape(text.rstrip(":"))[:120])
-            )
-            continue
-        if text and not bold_title and not text.endswith(":") and not fences:
-            plain.append(item)
-            flush()
-        lead = text.rstrip(":") if text else None
-        for child in item.children:
-            if isinstance(child, Fence):
-                _fence_with_lead(child, draft, walk, lead)
-                lead = None
-            elif isinstance(child, ListBlock):
-                if envcontract.is_env_list(child):
-                    envcontract.list_env(child, draft, description=text)
-                else:
-                    _procedure(child.items, draft, walk, issue=issue)
-            elif isinstance(child, Paragraph):
-                draft.skip(child.line, child.inline.text, "prose inside a list item")
+        branches.see(text, item.line)
+        start = len(runbook.steps)
+        _item(item, text, sublists, fences, draft, walk, plain, flush, issue=issue)
+        branches.after(start)
+    branches.close()
     flush()
+
+
+def _item(
+    item: Item,
+    text: str,
+    sublists: list[ListBlock],
+    fences: list[Fence],
+    draft: Draft,
+    walk: _Walk,
+    plain: list[Item],
+    flush: Callable[[], None],
+    *,
+    issue: bool,
+) -> None:
+    """One procedure item that holds more than its text (sub-lists, code, paragraphs)."""
+    runbook = walk.runbook
+    bold_title = item.inline.bold is not None and text.rstrip(":") == item.inline.bold.rstrip(":")
+    if sublists and re.search(r"contact|escalation", text, re.I):
+        for sub in sublists:
+            operations.list_entries(sub, draft, "contacts")
+        return
+    if sublists and _HUMAN_ITEM.search(text):
+        for sub in sublists:
+            if envcontract.is_env_list(sub):
+                envcontract.list_env(sub, draft, description=text)
+        entries = [gates.item_text(i) for s in sublists for i in s.items]
+        value = [escape(e) for e in entries if e] or escape(text)
+        runbook.steps.append(
+            StepDraft("gate", value, item.line, name=escape(text.rstrip(":"))[:120])
+        )
+        return
+    if text and not bold_title and not text.endswith(":") and not fences:
+        plain.append(item)
+        flush()
+    lead = text.rstrip(":") if text else None
+    for child in item.children:
+        if isinstance(child, Fence):
+            _fence_with_lead(child, draft, walk, lead)
+            lead = None
+        elif isinstance(child, ListBlock):
+            if envcontract.is_env_list(child):
+                envcontract.list_env(child, draft, description=text)
+            else:
+                _procedure(child.items, draft, walk, issue=issue)
+        elif isinstance(child, Paragraph):
+            draft.skip(child.line, child.inline.text, "prose inside a list item")
 
 
 def _fence_with_lead(block: Fence, draft: Draft, walk: _Walk, lead: str | None) -> None:

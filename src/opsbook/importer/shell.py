@@ -51,7 +51,7 @@ def _strip_comment(line: str) -> str:
         return line
 
 
-def _balanced(text: str) -> bool:
+def balanced(text: str) -> bool:
     """Whether text has no open quote (shlex raises on one)."""
     try:
         lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
@@ -88,7 +88,7 @@ def _complete(text: str) -> bool:
     last = text.rstrip().splitlines()[-1] if text.strip() else ""
     if _TRAILING_JOIN.search(_strip_comment(last) if "#" in last else last):
         return False
-    if not _balanced(text):
+    if not balanced(text):
         return False
     words = _words(text)
     if _depth(words) > 0:
@@ -98,8 +98,9 @@ def _complete(text: str) -> bool:
     return braces <= 0 and parens <= 0
 
 
-def split(content: str, first_line: int) -> list[Group]:
-    """Group the lines of a shell block into named commands (lines are 1-based file lines)."""
+def split(content: str, first_line: int, numbers: list[int] | None = None) -> list[Group]:
+    """Group the lines of a shell block into named commands (lines are 1-based file lines;
+    ``numbers`` gives each content line's own when lines were added or dropped)."""
     lines = content.splitlines()
     groups: list[Group] = []
     current: Group | None = None
@@ -107,7 +108,7 @@ def split(content: str, first_line: int) -> list[Group]:
     while index < len(lines):
         raw = lines[index]
         stripped = raw.strip()
-        line = first_line + index
+        line = numbers[index] if numbers and index < len(numbers) else first_line + index
         if not stripped:
             current = None
             index += 1
