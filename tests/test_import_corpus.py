@@ -146,7 +146,7 @@ def test_fixture_is_safe_on_production(source: Path, tmp_path: Path) -> None:
             if step["kind"] in ("run", "check"):
                 assert text not in step["action"], step
         for check in imported.spec.checks.values():
-            assert text not in check.http
+            assert text not in check.config.http
     for text in expect.get("skipped", []):
         for step in imported.with_text(text):
             assert step["will_run"] is False, step
@@ -176,9 +176,8 @@ def test_fixture_is_safe_on_production(source: Path, tmp_path: Path) -> None:
                     assert (imported.spec_step(step["id"], name).dir or "") == directory, step
     if "check_expect" in expect:
         wanted = expect["check_expect"]["json"]
-        assert any(
-            (c.expect.json_ or {}).items() >= wanted.items() for c in imported.spec.checks.values()
-        ), [c.expect for c in imported.spec.checks.values()]
+        expects = [c.config.expect for c in imported.spec.checks.values()]
+        assert any((e.json_ or {}).items() >= wanted.items() for e in expects), expects
 
     # --- the report counts every class, and lists what mapped to nothing ------------------
     counts = imported.summary["classes"]

@@ -209,7 +209,9 @@ def test_seed_001_provider_health_check() -> None:
     spec = import_file(seed("001")).loaded.spec
     check = spec.checks["api-health"]
     assert check.http == "${{ vars.BASE_URL }}/api/health"
-    assert check.expect.jmespath == {"length(values(providers)[?status == 'unavailable'])": 0}
+    assert check.config.expect.jmespath == {
+        "length(values(providers)[?status == 'unavailable'])": 0
+    }
     assert all("BASE_URL" in e.vars for e in spec.environments.values())
     manual = spec.runbooks["post-deployment-verification"].steps[1]
     assert manual.kind == "gate" and len(manual.config) == 4
@@ -227,7 +229,7 @@ def test_seed_004_operations() -> None:
     assert ops["severities"][0]["response"] == "Immediate (within 15 min)"
     assert {"name": "API Response Times", "condition": "p95 > 2s"} in ops["alerts"]
     check = result.loaded.spec.checks["your-backend-com-health"]
-    assert check.expect.json_ == {"status": "ok"}
+    assert check.config.expect.json_ == {"status": "ok"}
     issue = result.loaded.spec.runbooks["issue-site-returns-500-error"]
     assert [s.kind for s in issue.steps] == ["gate", "gate", "check", "gate"]
 
