@@ -109,7 +109,7 @@ def read_env_file(path: Path) -> dict[str, str]:
 def test_the_example_validates() -> None:
     result = run_cli("validate", "-f", str(EXAMPLE / "opsbook.yaml"))
     assert result.returncode == 0, result.stderr
-    assert "is valid: 3 runbooks" in result.stdout
+    assert "is valid: 4 runbooks" in result.stdout
 
 
 def test_plan_json_lists_every_step_with_wave_and_markers_and_no_env_value(shop: Path) -> None:
