@@ -87,7 +87,9 @@ def test_every_step_field_and_expect_key_is_documented() -> None:
 def _commands() -> list[str]:
     from typer.main import get_command
 
-    from opsbook.cli import app
+    from opsbook.cli import full_app
+
+    app = full_app()
 
     root = get_command(app)
     names = []

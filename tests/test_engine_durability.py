@@ -4,6 +4,7 @@ two workers never executing the same step, abort, resolve, and fencing of a stal
 from __future__ import annotations
 
 import random
+import subprocess
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from engine_support import cli, crash, only_run, popen, project, rows, runs, step_status
 from opsbook.store import schema
+from waiting import wait_until
 
 STEPS = 8
 CRASHY = "version: 1\nproject: crashy\nenvironments: {local: {}}\nrunbooks:\n  release:\n"
@@ -89,12 +91,11 @@ def test_two_concurrent_runs_one_proceeds_the_other_exits_4(tmp_path: Path, stor
     first = popen(root, store_url, "run", "release", "--env", "local", OPSBOOK_OPERATOR="ana")
     second = popen(root, store_url, "run", "release", "--env", "local", OPSBOOK_OPERATOR="bob")
     procs = {"ana": first, "bob": second}
-    loser = None
-    while loser is None:  # the loser exits at once; the winner waits for `go`
-        for name, proc in procs.items():
-            if proc.poll() is not None:
-                loser = name
-        time.sleep(0.05)
+    # The loser exits at once; the winner waits for `go`.
+    loser = wait_until(
+        lambda: next((n for n, p in procs.items() if p.poll() is not None), None),
+        what="one of two runs to exit",
+    )
     (root / "go").write_text("")
     winner = "bob" if loser == "ana" else "ana"
     _, err = procs[loser].communicate()
@@ -174,15 +175,10 @@ def test_an_interrupted_unsafe_step_needs_a_human_then_resolve_decides(
 ) -> None:
     root = project(tmp_path, UNSAFE)
     proc = popen(root, store_url, "run", "release", "--env", "local")
-    while not (root / "started").exists():
-        time.sleep(0.02)
+    wait_until(lambda: (root / "started").exists(), what="the step to start")
     crash(proc)
     run = only_run(store_url)
-    while True:
-        done = cli(root, store_url, "resume", run.id)
-        if "is being executed by" not in done.stderr:
-            break
-        time.sleep(0.2)
+    done = wait_until(lambda: _resumed(root, store_url, run.id), interval=0.2, what="resume")
     assert done.returncode == 1
     assert "needs_attention" in done.stderr and "opsbook resolve" in done.stderr
     assert step_status(store_url, run.id)["deploy"] == "interrupted"
@@ -257,8 +253,7 @@ def test_an_executor_whose_lease_is_taken_stops_and_kills_its_step(
 
     root = project(tmp_path, STOLEN)
     proc = popen(root, store_url, "run", "release", "--env", "local")
-    while not (root / "started").exists():
-        time.sleep(0.02)
+    wait_until(lambda: (root / "started").exists(), what="the step to start")
     run = only_run(store_url)
     store = open_store(store_url)
     try:
@@ -291,8 +286,7 @@ def test_the_heartbeat_keeps_a_live_run_from_being_taken_over(
 ) -> None:
     root = project(tmp_path, HEARTBEAT)
     proc = popen(root, store_url, "run", "release", "--env", "local", OPSBOOK_LEASE_SECONDS="2")
-    while not (root / "started").exists():
-        time.sleep(0.02)
+    wait_until(lambda: (root / "started").exists(), what="the step to start")
     time.sleep(3.0)  # longer than the lease: without a heartbeat it would have expired
     run = only_run(store_url)
     taken = cli(root, store_url, "resume", run.id)
@@ -319,8 +313,7 @@ runbooks:
 def test_abort_stops_a_run_another_process_is_executing(tmp_path: Path, store_url: str) -> None:
     root = project(tmp_path, ABORTABLE)
     proc = popen(root, store_url, "run", "release", "--env", "local")
-    while not (root / "started").exists():
-        time.sleep(0.02)
+    wait_until(lambda: (root / "started").exists(), what="the step to start")
     run = only_run(store_url)
     asked = cli(root, store_url, "abort", run.id, OPSBOOK_OPERATOR="lead")
     assert asked.returncode == 0, asked.stderr
@@ -350,26 +343,10 @@ runbooks:
 def test_a_wait_survives_a_crash_with_its_deadline(tmp_path: Path, store_url: str) -> None:
     root = project(tmp_path, WAITING)
     proc = popen(root, store_url, "run", "release", "--env", "local")
-    wake_at = None
-    while wake_at is None:
-        found = runs(store_url)
-        if found:
-            wake_at = next(
-                (
-                    r.wake_at
-                    for r in rows(store_url, schema.steps, run_id=found[0].id)
-                    if r.step_id == "soak"
-                ),
-                None,
-            )
-        time.sleep(0.05)
+    wake_at = wait_until(lambda: _wake_at(store_url), what="the wait to store its deadline")
     crash(proc)
     run = only_run(store_url)
-    while True:
-        done = cli(root, store_url, "resume", run.id)
-        if "is being executed by" not in done.stderr:
-            break
-        time.sleep(0.2)
+    done = wait_until(lambda: _resumed(root, store_url, run.id), interval=0.2, what="resume")
     assert done.returncode == 0, done.stdout + done.stderr
     (soak,) = [r for r in rows(store_url, schema.steps, run_id=run.id) if r.step_id == "soak"]
     assert soak.wake_at == wake_at  # the deadline set before the crash, not a new one
@@ -383,8 +360,7 @@ def test_ctrl_c_kills_the_step_and_lets_go_of_the_run(tmp_path: Path, store_url:
 
     root = project(tmp_path, UNSAFE)
     proc = popen(root, store_url, "run", "release", "--env", "local")
-    while not (root / "started").exists():
-        time.sleep(0.02)
+    wait_until(lambda: (root / "started").exists(), what="the step to start")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, out + err
@@ -415,19 +391,15 @@ def test_a_worker_pauses_a_long_wait_and_continues_the_run_when_it_is_due(
 ) -> None:
     root = project(tmp_path, TIMED)
     proc = popen(root, store_url, "run", "release", "--env", "local")
-    while not [
-        r
-        for r in runs(store_url)
-        for s in rows(store_url, schema.steps, run_id=r.id)
-        if s.step_id == "soak" and s.wake_at
-    ]:
-        time.sleep(0.02)
+    wait_until(lambda: _wake_at(store_url), what="the wait to store its deadline")
     crash(proc)  # the worker takes over from a dead process
     short = {"OPSBOOK_WORKER_MAX_WAIT": "0.5"}
-    first = cli(root, store_url, "worker", "--once", "--poll", "0.2", **short)
-    while "worker took" not in first.stdout:  # the dead process's lease had not expired yet
-        time.sleep(0.2)
-        first = cli(root, store_url, "worker", "--once", "--poll", "0.2", **short)
+
+    def took() -> subprocess.CompletedProcess[str] | None:
+        done = cli(root, store_url, "worker", "--once", "--poll", "0.2", **short)
+        return done if "worker took" in done.stdout else None  # the dead lease had not expired
+
+    first = wait_until(took, interval=0.2, what="a worker to take the run")
     assert "soak paused until" in first.stdout, first.stdout
     run = only_run(store_url)
     assert run.status == "waiting" and run.lease_owner is None
@@ -437,3 +409,18 @@ def test_a_worker_pauses_a_long_wait_and_continues_the_run_when_it_is_due(
     assert second.returncode == 0, second.stdout + second.stderr
     assert only_run(store_url).status == "succeeded"
     assert (root / "side.txt").read_text().split() == ["deploy", "done"]
+
+
+def _resumed(root: Path, store_url: str, run_id: str) -> subprocess.CompletedProcess[str] | None:
+    """`opsbook resume`, or None while the dead process's lease has not expired yet."""
+    done = cli(root, store_url, "resume", run_id)
+    return None if "is being executed by" in done.stderr else done
+
+
+def _wake_at(store_url: str) -> float | None:
+    """The stored deadline of the step `soak` of the only run, once there is one."""
+    for run in runs(store_url):
+        for step in rows(store_url, schema.steps, run_id=run.id):
+            if step.step_id == "soak" and step.wake_at:
+                return float(step.wake_at)
+    return None

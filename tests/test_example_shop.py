@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from conftest import REPO, run_cli
+from waiting import wait_until
 
 EXAMPLE = REPO / "examples" / "shop"
 RELEASE_STEPS = [
@@ -86,16 +86,17 @@ def get(port: int, path: str) -> tuple[int, Any]:
 
 def wait_until_serving(port: int, proc: subprocess.Popen[str] | None = None) -> None:
     """Poll /health until it answers; bounded, so a server that never starts fails the test."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def serving() -> bool:
         if proc is not None and proc.poll() is not None:
             pytest.fail(f"server exited with {proc.returncode}")
         try:
             get(port, "/health")
-            return
         except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"nothing answered on port {port}")
+            return False
+        return True
+
+    wait_until(serving, interval=0.1, what=f"the server on port {port}")
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from opsbook import console
 from opsbook.errors import OpsbookError, SpecError
 
 
@@ -23,6 +22,8 @@ class _Group(TyperGroup):
             show_problems(error)
             raise typer.Exit(error.exit_code) from None
         except OpsbookError as error:
+            from opsbook import console  # Rich loads only when there is something to show
+
             console.error(str(error))
             raise typer.Exit(error.exit_code) from None
 
@@ -43,3 +44,26 @@ def subgroup(name: str, help: str) -> typer.Typer:
     group = typer.Typer(cls=_Group, help=help, no_args_is_help=True, rich_markup_mode=None)
     app.add_typer(group, name=name)
     return group
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from opsbook import __version__
+
+        typer.echo(f"opsbook {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print opsbook's version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
+    """Release and operations runbooks as one checked-in file, run durably with an audit trail."""

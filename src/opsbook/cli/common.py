@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from opsbook.store import Store, open_store
+if TYPE_CHECKING:
+    from opsbook.store import Store
 
 
 def project_store(url: str | None, file: Path | None = None, root: Path | None = None) -> Store:
@@ -13,6 +15,8 @@ def project_store(url: str | None, file: Path | None = None, root: Path | None =
     Without either, the project is found like git finds .git (or named with -f); outside any
     project this raises SpecNotFound rather than creating an empty store in a random directory.
     """
+    from opsbook.store import open_store  # SQLAlchemy loads only for commands that use a store
+
     if url:
         return open_store(url)
     if root is None:
