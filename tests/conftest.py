@@ -38,6 +38,21 @@ def _pg_available() -> str | None:
         return str(err).strip()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Stretch pytest-timeout's default limit (30 s, pyproject.toml) on an overloaded machine.
+
+    The limit catches hung tests; it is not a speed target. When the load average is above the
+    number of cores (several suites sharing two cores), every process runs that many times
+    slower, so the default limit is multiplied by load / cores. Explicit
+    ``@pytest.mark.timeout(N)`` limits are left as written.
+    """
+    default = getattr(config, "_env_timeout", None)
+    if default:
+        load = os.getloadavg()[0] / (os.cpu_count() or 1)
+        config._env_timeout = default * max(1.0, load)  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
     """The admin URL of the test PostgreSQL server; skips (fails under CI) when unreachable."""
@@ -103,14 +118,28 @@ def stores() -> Iterator[Callable[[str], Store]]:
         store.close()
 
 
+IN_PROCESS = frozenset(
+    {"validate", "plan", "check", "import", "init", "runs", "show", "releases", "verify-log"}
+)
+"""Commands ``run_cli`` runs inside the test process (no engine, no signals, no threads): a
+fresh interpreter costs more than most of these commands do."""
+
+
 def run_cli(
     *args: str,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     input: str | None = None,
     timeout: float = 120,
+    in_process: bool | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real `opsbook` command in a subprocess (python -m opsbook)."""
+    """Run the real `opsbook` command: in this process for the commands of ``IN_PROCESS``
+    (Typer's CliRunner, the same code path as the console script), else in a subprocess
+    (python -m opsbook). ``in_process=False`` forces a subprocess (a crash, a signal, stdin)."""
+    if in_process is None:
+        in_process = bool(args) and args[0] in IN_PROCESS
+    if in_process:
+        return _invoke(args, cwd, env, input)
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "opsbook", *args],
@@ -120,4 +149,28 @@ def run_cli(
         capture_output=True,
         text=True,
         timeout=timeout,
+    )
+
+
+def _invoke(
+    args: tuple[str, ...], cwd: Path | None, env: dict[str, str] | None, input: str | None
+) -> subprocess.CompletedProcess[str]:
+    from typer.testing import CliRunner
+
+    from opsbook.cli import full_app
+
+    here = os.getcwd()
+    os.chdir(cwd or here)
+    try:
+        result = CliRunner().invoke(
+            full_app(),
+            list(args),
+            input=input,
+            env={"NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
+            catch_exceptions=False,
+        )
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(
+        ["opsbook", *args], result.exit_code, result.stdout, result.stderr
     )

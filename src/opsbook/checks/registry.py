@@ -13,6 +13,9 @@ from opsbook.checks.base import CheckType
 
 GROUP = "opsbook.checks"
 
+BUILTIN_CHECKS = ("env",)
+"""Checks every spec has without defining them: ``env`` (the environment contract)."""
+
 
 @cache
 def _entry_points() -> dict[str, EntryPoint]:

@@ -21,15 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opsbook.checks.base import CheckContext, CheckResult, SharedResources
-from opsbook.checks.registry import get_check_type
+from opsbook.checks.registry import BUILTIN_CHECKS, get_check_type
 from opsbook.errors import OpsbookError, UsageError
 
 if TYPE_CHECKING:
     from opsbook.spec.loader import LoadedSpec
     from opsbook.spec.models import Check, Spec
-
-BUILTIN_CHECKS = ("env",)
-"""Checks every spec has without defining them: ``env`` (the environment contract)."""
 
 
 def named_checks(spec: Spec, names: Sequence[str]) -> list[tuple[str, Check]]:

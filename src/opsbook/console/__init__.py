@@ -2,6 +2,9 @@
 
 Library code returns data; the CLI hands it to a function here. Output meant for machines
 (``--json``) is written with :func:`print_json`, never through Rich, so it is never wrapped.
+Rich loads only when something is shown to a terminal: :func:`info`, :func:`warn`,
+:func:`error` and :func:`line` write plain text to a pipe or a file, and ``out``/``err`` (the
+Rich consoles) are created on first use.
 """
 
 from __future__ import annotations
@@ -9,21 +12,56 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
 
-# Piped output (CI logs, `| less`) gets a wide page instead of Rich's 80 columns, so tables of
-# runs and releases stay one line per row; $COLUMNS still wins.
-_PIPE_WIDTH = None if "COLUMNS" in os.environ else 160
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else _PIPE_WIDTH)
-err = Console(
-    stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else _PIPE_WIDTH
-)
+    out: Console
+    err: Console
 
-__all__ = ["Table", "err", "error", "escape", "info", "is_terminal", "out", "print_json", "warn"]
+__all__ = [
+    "Table",
+    "err",
+    "error",
+    "escape",
+    "escape_text",
+    "info",
+    "is_terminal",
+    "line",
+    "out",
+    "print_json",
+    "warn",
+]
+
+
+def _console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output (CI logs, `| less`) gets a wide page instead of Rich's 80 columns, so tables
+    # of runs and releases stay one line per row; $COLUMNS still wins.
+    pipe_width = None if "COLUMNS" in os.environ else 160
+    width = None if stream.isatty() else pipe_width
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("out", "err"):
+        console = _console(stderr=name == "err")
+        globals()[name] = console
+        return console
+    if name == "escape":
+        from rich.markup import escape
+
+        return escape
+    if name == "Table":
+        from rich.table import Table
+
+        return Table
+    raise AttributeError(name)
 
 
 def is_terminal() -> bool:
@@ -36,20 +74,43 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def line(markup: str, plain: str, *, stderr: bool = False) -> None:
+    """One line: ``markup`` (Rich markup, values escaped) on a terminal, ``plain`` elsewhere."""
+    stream: TextIO = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        console: Console = __getattr__("err" if stderr else "out")
+        console.print(markup)
+    else:
+        stream.write(plain + "\n")
+        stream.flush()
+
+
+def escape_text(text: str) -> str:
+    """``text`` safe inside markup given to :func:`line` (Rich loads only for a terminal)."""
+    if not (sys.stdout.isatty() or sys.stderr.isatty()):
+        return text  # never used as markup then
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def error(message: str) -> None:
     """An error for a person: on stderr, prefixed, never with a traceback."""
-    for line in message.splitlines() or [""]:
-        err.print(f"[red]error:[/red] {escape(line)}" if not _located(line) else escape(line))
+    for text in message.splitlines() or [""]:
+        if _located(text):
+            line(escape_text(text), text, stderr=True)
+        else:
+            line(f"[red]error:[/red] {escape_text(text)}", f"error: {text}", stderr=True)
 
 
-def _located(line: str) -> bool:
-    head = line.split(" ", 1)[0]
+def _located(text: str) -> bool:
+    head = text.split(" ", 1)[0]
     return head.endswith(":") and head.count(":") >= 2
 
 
 def warn(message: str) -> None:
-    err.print(f"[yellow]warning:[/yellow] {escape(message)}")
+    line(f"[yellow]warning:[/yellow] {escape_text(message)}", f"warning: {message}", stderr=True)
 
 
 def info(message: str) -> None:
-    out.print(escape(message))
+    line(escape_text(message), message)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.markup import escape
-
-from opsbook.console import err, out
+from opsbook.console import error as _error
+from opsbook.console import escape_text, line
 from opsbook.errors import SpecError
 from opsbook.spec.loader import LoadedSpec
 
@@ -14,11 +13,12 @@ from opsbook.spec.loader import LoadedSpec
 def show_valid(loaded: LoadedSpec) -> None:
     spec = loaded.spec
     steps = sum(len(r.steps) for r in spec.runbooks.values())
-    out.print(
-        f"[green]✓[/green] {escape(_shown(loaded.path))} is valid: {len(spec.runbooks)} runbooks,"
-        f" {steps} steps, {len(spec.checks)} checks, {len(spec.env)} variables,"
+    text = (
+        f"{_shown(loaded.path)} is valid: {len(spec.runbooks)} runbooks, {steps} steps,"
+        f" {len(spec.checks)} checks, {len(spec.env)} variables,"
         f" {len(spec.environments)} environments"
     )
+    line(f"[green]✓[/green] {escape_text(text)}", f"✓ {text}")
 
 
 def _shown(path: Path) -> str:
@@ -28,8 +28,8 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-def show_problems(error: SpecError) -> None:
-    for problem in error.problems:
-        err.print(escape(str(problem)))
-    if not error.problems:
-        err.print(escape(str(error)))
+def show_problems(problems_error: SpecError) -> None:
+    for problem in problems_error.problems:
+        _error(str(problem))
+    if not problems_error.problems:
+        _error(str(problems_error))

@@ -36,6 +36,10 @@ _UNSURE_TEXT = re.compile(r"^%|(?:^[ \t]*|[-:?,\[{][ \t]*)!", re.MULTILINE)
 _MAYBE_NOT_TEXT = frozenset("0123456789+-.<=!&*")
 _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 _DECIMAL = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)")
+# Every non-text form of ruamel's resolver (ints in any base, floats, .inf/.nan, timestamps, the
+# merge key, the value key) is written with these characters only; any other one (the s of 2s,
+# the / of ./deploy.sh) makes a scalar text without asking ruamel.
+_NOT_TEXT_CHARS = re.compile(r"[0-9a-fA-FxXoObB+\-._:iInNtTzZ<= \t]*")
 
 
 class Unsure(Exception):
@@ -99,6 +103,8 @@ def _plain_scalar(value: str) -> Any:
         return int(value)
     if _DECIMAL.fullmatch(value):
         return float(value)
+    if not _NOT_TEXT_CHARS.fullmatch(value):
+        return value
     if _ruamel_tag(value) == "tag:yaml.org,2002:str":
         return value
     raise Unsure  # a date, 0x1f, 1e3, 1_000, .inf, a merge key, ...

@@ -15,7 +15,7 @@ from opsbook.errors import ExpressionError, Problem
 from opsbook.incidents.validate import problems as incident_problems
 from opsbook.spec import expressions as ex
 from opsbook.spec.models import COMMON_STEP_FIELDS, ENV_NAME, Runbook, Spec
-from opsbook.steps.registry import get_kind, kind_names
+from opsbook.steps.registry import get_kind, is_kind, kind_names
 
 if TYPE_CHECKING:
     from opsbook.spec.loader import LoadedSpec, Loc
@@ -129,7 +129,7 @@ def _runbook_problems(spec: Spec, rb_name: str, runbook: Runbook) -> Iterator[tu
         else:
             ids[step.id] = index
         extras = list(step.model_extra or {})
-        kinds = [k for k in extras if k in kind_names()]
+        kinds = [k for k in extras if is_kind(k)]
         for key in extras:
             if key not in kinds:
                 hint = _suggest(key, [*COMMON_STEP_FIELDS, *kind_names()])

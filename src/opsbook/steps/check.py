@@ -28,7 +28,7 @@ class CheckStep(StepKind):
         return []
 
     def validate(self, config: Any, spec: Spec, runbook: Runbook, step: Step) -> list[str]:
-        from opsbook.checks.runner import BUILTIN_CHECKS
+        from opsbook.checks.registry import BUILTIN_CHECKS
 
         problems = []
         known = [*spec.checks, *BUILTIN_CHECKS]

@@ -1,9 +1,13 @@
-"""The registry of step kinds, filled from the ``opsbook.steps`` entry-point group."""
+"""The registry of step kinds, filled from the ``opsbook.steps`` entry-point group.
+
+Kinds load on first use, one at a time: validating a file made of ``run`` and ``check`` steps
+never imports the ``migrate`` kind's database driver.
+"""
 
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from opsbook.steps.base import StepKind
 
@@ -11,21 +15,25 @@ GROUP = "opsbook.steps"
 
 
 @cache
-def _kinds() -> dict[str, StepKind]:
-    kinds: dict[str, StepKind] = {}
-    for ep in entry_points(group=GROUP):
-        cls = ep.load()
-        if not (isinstance(cls, type) and issubclass(cls, StepKind)):
-            raise TypeError(f"entry point {ep.name} = {ep.value} is not a StepKind subclass")
-        kinds[ep.name] = cls()
-    return kinds
+def _entry_points() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 
+@cache
 def get_kind(name: str) -> StepKind:
     """The kind registered under name; KeyError if none."""
-    return _kinds()[name]
+    ep = _entry_points()[name]
+    cls = ep.load()
+    if not (isinstance(cls, type) and issubclass(cls, StepKind)):
+        raise TypeError(f"entry point {ep.name} = {ep.value} is not a StepKind subclass")
+    return cls()
+
+
+def is_kind(name: str) -> bool:
+    """Whether a kind is registered under name (without loading it)."""
+    return name in _entry_points()
 
 
 def kind_names() -> list[str]:
     """Names of every registered kind, sorted."""
-    return sorted(_kinds())
+    return sorted(_entry_points())
