@@ -101,3 +101,13 @@ def test_answering_no_rejects_the_gate(tmp_path: Path, store_url: str) -> None:
     (approval,) = rows(store_url, schema.approvals)
     assert (approval.decision, approval.note) == ("rejected", "on-call is asleep")
     assert only_run(store_url).status == "rolled_back"
+
+
+@pytest.mark.store
+def test_enter_at_a_gate_means_not_yet_and_the_run_pauses(tmp_path: Path, store_url: str) -> None:
+    root = project(tmp_path, GATES)
+    code, screen = _converse(root, store_url, [("☐ On-call engineer is aware", "")])
+    assert code == 3, screen  # waiting for a human, nothing rejected or rolled back
+    assert not (root / "log.txt").exists()
+    assert rows(store_url, schema.approvals) == []
+    assert only_run(store_url).status == "waiting"

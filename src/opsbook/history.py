@@ -5,17 +5,44 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from opsbook.errors import SpecError
+from opsbook.errors import SpecError, UsageError
 from opsbook.plan import locks_environment
 from opsbook.spec.loader import validate_text
 from opsbook.store import Store
 from opsbook.store import audit as queries
 from opsbook.store.events import ChainReport
 
+RUN_STATUSES = (
+    "pending",
+    "running",
+    "waiting",
+    "needs_attention",
+    "aborting",
+    "rolling_back",
+    "succeeded",
+    "failed",
+    "rolled_back",
+    "rollback_failed",
+    "aborted",
+    "interrupted",
+)
+"""Every state a run can be in (the engine's RunStatus names them once it lands)."""
 
-def list_runs(store: Store, **filters: Any) -> list[queries.RunSummary]:
+
+def list_runs(
+    store: Store, *, status: str | None = None, limit: int = 20, **filters: Any
+) -> list[queries.RunSummary]:
+    """Runs, newest first; a state that does not exist or a limit under 1 is a UsageError,
+    so a typo never reads as "no runs yet"."""
+    if status is not None and status not in RUN_STATUSES:
+        raise UsageError(
+            f"--status {status!r} is not a run state",
+            hint="one of: " + ", ".join(RUN_STATUSES),
+        )
+    if limit < 1:
+        raise UsageError(f"--limit {limit} lists nothing", hint="give 1 or more")
     with store.begin() as conn:
-        return queries.list_runs(conn, **filters)
+        return queries.list_runs(conn, status=status, limit=limit, **filters)
 
 
 def show_run(store: Store, run_id: str) -> dict[str, Any]:

@@ -242,7 +242,7 @@ def make_plan(
                 id=step.id,
                 name=step.title,
                 kind=step.kind,
-                wave=wave_of[step.id],
+                wave=wave_of[step.id] + 1,  # waves count from 1, in JSON as in text
                 needs=deps[step.id],
                 action=action,
                 changes_things=changes_things(step),

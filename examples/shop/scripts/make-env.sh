@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make-env.sh [FILE]: create FILE (default .env.local) from .env.example with random, obviously
-# fake values, so the demo runs without real keys. Idempotent: an existing FILE is kept as is.
+# make-env.sh [FILE]: create FILE (default .env.local) from .env.example, each `changeme` replaced
+# by a random, obviously fake value, so the demo runs without real keys. Idempotent: an existing FILE is kept as is.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 target="${1:-$SHOP_HOME/.env.local}"
@@ -22,7 +22,7 @@ def fake(name: str) -> str:
     return f"fake_{token}"
 lines = []
 for line in source.read_text(encoding="utf-8").splitlines():
-    match = re.match(r"^([A-Z_][A-Z0-9_]*)=", line)
+    match = re.match(r"^([A-Z_][A-Z0-9_]*)=changeme$", line)
     lines.append(f"{match.group(1)}={fake(match.group(1))}" if match else line)
 tmp = target.with_name(target.name + ".tmp")
 tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")

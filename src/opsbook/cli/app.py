@@ -13,6 +13,12 @@ from opsbook.errors import OpsbookError, SpecError
 class _Group(TyperGroup):
     """Maps OpsbookError to its message on stderr and its exit code, for every subcommand."""
 
+    def get_command(self, ctx: Any, name: str) -> Any:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            _plain_metavars(command)
+        return command
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -26,6 +32,19 @@ class _Group(TyperGroup):
 
             console.error(str(error))
             raise typer.Exit(error.exit_code) from None
+
+
+def _plain_metavars(command: Any) -> None:
+    """Help shows values as words (``-e ENV``, ``RUNBOOK``), not Python types (``<str>``)."""
+    for param in getattr(command, "params", ()):
+        if param.metavar is None and not getattr(param, "is_flag", False) and param.name:
+            word = param.name.upper()
+            param.metavar = "KEY=VALUE" if word == "PARAM" else word
+        if param.param_type_name == "argument":  # RUNBOOK, [DIRECTORY]: no type, no braces
+            word = param.metavar
+            shown = (word if param.required else f"[{word}]") + ("..." if param.nargs != 1 else "")
+            param.display_type_rich = lambda ctx: None
+            param._usage_display_name = lambda shown=shown: shown
 
 
 app = typer.Typer(

@@ -50,5 +50,5 @@ def init(
 
     result = init_project(directory)
     target = directory / "opsbook.yaml"
-    write_outputs([(target, result.text)], force=force)
+    write_outputs([(target, result.text)], force=force, hint="pass --force to overwrite it")
     show_init(result, target)

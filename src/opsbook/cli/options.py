@@ -25,6 +25,12 @@ Params = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")]
+JsonLines = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print JSON lines instead of text: one object per event, as it happens."
+    ),
+]
 StoreUrl = Annotated[
     str | None,
     typer.Option(

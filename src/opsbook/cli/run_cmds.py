@@ -9,7 +9,7 @@ import typer
 
 from opsbook.cli.app import app
 from opsbook.cli.common import project_store
-from opsbook.cli.options import EnvName, Json, Params, SpecFile, StoreUrl
+from opsbook.cli.options import EnvName, JsonLines, Params, SpecFile, StoreUrl
 
 Yes = Annotated[
     bool,
@@ -23,7 +23,7 @@ def run(
     env: EnvName,
     param: Params = None,
     yes: Yes = False,
-    json: Json = False,
+    json: JsonLines = False,
     file: SpecFile = None,
     store: StoreUrl = None,
 ) -> None:
@@ -58,7 +58,7 @@ def run(
 def resume(
     run_id: Annotated[str, typer.Argument(metavar="RUN")],
     yes: Yes = False,
-    json: Json = False,
+    json: JsonLines = False,
     file: SpecFile = None,
     store: StoreUrl = None,
 ) -> None:
@@ -102,7 +102,7 @@ def approve(
 @app.command()
 def abort(
     run_id: Annotated[str, typer.Argument(metavar="RUN")],
-    json: Json = False,
+    json: JsonLines = False,
     file: SpecFile = None,
     store: StoreUrl = None,
 ) -> None:
@@ -152,7 +152,7 @@ def resolve(
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Stop when no run is left to take.")] = False,
     poll: Annotated[float, typer.Option("--poll", help="Seconds between looks.")] = 2.0,
-    json: Json = False,
+    json: JsonLines = False,
     file: SpecFile = None,
     store: StoreUrl = None,
 ) -> None:

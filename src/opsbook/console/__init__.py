@@ -33,6 +33,7 @@ __all__ = [
     "line",
     "out",
     "print_json",
+    "print_json_line",
     "warn",
 ]
 
@@ -70,7 +71,19 @@ def is_terminal() -> bool:
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")
+    """One JSON document on stdout; times as ISO 8601 (see :mod:`opsbook.isotime`)."""
+    from opsbook.isotime import with_iso_times
+
+    text = json.dumps(with_iso_times(value), indent=2, default=str, ensure_ascii=False)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def print_json_line(value: Any) -> None:
+    """One JSON object on one line (a stream of events); times as ISO 8601."""
+    from opsbook.isotime import with_iso_times
+
+    sys.stdout.write(json.dumps(with_iso_times(value), default=str, ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 

@@ -52,7 +52,7 @@ def show_plan(plan: Plan) -> None:
         action = escape(step.action)
         if step.gate and len(step.gate) > 1:
             action = "\n".join(f"☐ {escape(item)}" for item in step.gate)
-        table.add_row(str(step.wave + 1), escape(step.id), step.kind, action, ", ".join(marks))
+        table.add_row(str(step.wave), escape(step.id), step.kind, action, ", ".join(marks))
     out.print(table)
     if plan.irreversible_point:
         out.print(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
@@ -13,9 +12,9 @@ from typing import Any
 
 from rich.live import Live
 from rich.markup import escape
-from rich.prompt import Confirm, Prompt
+from rich.prompt import Prompt
 
-from opsbook.console import Table, err, is_terminal, out
+from opsbook.console import Table, err, is_terminal, out, print_json_line
 from opsbook.engine.observe import RunEvent
 from opsbook.engine.runner import Outcome
 from opsbook.steps.base import Decision
@@ -57,8 +56,7 @@ class Display:
 
     def _observe(self, event: RunEvent) -> None:
         if self.as_json:
-            sys.stdout.write(json.dumps(event.to_dict(), default=str, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+            print_json_line(event.to_dict())
             return
         line = self._line(event)
         if line is None:
@@ -140,9 +138,21 @@ class Display:
             for sid, outputs in evidence["outputs"].items():
                 shown = ", ".join(f"{k}={v}" for k, v in outputs.items())
                 out.print(f"  [dim]{escape(sid)} outputs: {escape(shown)}[/dim]")
+        # A stray Enter must not reject (and roll back) a release: it means "not yet", and the
+        # run pauses (exit 3) until someone answers with `opsbook approve`.
         approved = True
         for item in items:
-            if not Confirm.ask(f"  ☐ {escape(item)}", console=out, default=False):
+            answer = Prompt.ask(
+                f"  ☐ {escape(item)} [dim]\\[y = done, n = reject, Enter = not yet][/dim]",
+                console=out,
+                choices=["y", "n", ""],
+                default="",
+                show_choices=False,
+                show_default=False,
+            )
+            if answer == "":
+                return Decision(None)
+            if answer == "n":
                 approved = False
                 break
         note = Prompt.ask("  note (optional)", console=out, default="", show_default=False)

@@ -72,14 +72,19 @@ def import_file(path: Path, output: str = "opsbook.yaml") -> ImportResult:
     return import_text(source, path.as_posix(), output)
 
 
-def write_outputs(files: list[tuple[Path, str]], *, force: bool) -> None:
+def write_outputs(
+    files: list[tuple[Path, str]],
+    *,
+    force: bool,
+    hint: str = "pass --force to overwrite it, or -o another file",
+) -> None:
     """Write each (path, text); nothing is written if any path exists and not ``force``."""
     if not force:
         for path, _ in files:
             if path.exists():
                 raise UsageError(
                     f"{path} already exists",
-                    hint="pass --force to overwrite it, or -o another file",
+                    hint=hint,
                 )
     for path, text in files:
         try:

@@ -1,0 +1,39 @@
+"""Times in JSON output: ISO 8601 in UTC (``2026-12-01T21:52:41.123Z``), never epoch floats.
+
+The store keeps seconds since the epoch; every ``--json`` document and JSON line passes through
+:func:`with_iso_times`, which writes each value under a key named ``at`` or ending in ``_at``
+(``created_at``, ``wake_at``, ``lease_expires_at``) as ISO 8601.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+def iso8601(seconds: float) -> str:
+    """Seconds since the epoch as ISO 8601 UTC with milliseconds.
+
+    >>> iso8601(0), iso8601(1764625961.5)
+    ('1970-01-01T00:00:00.000Z', '2025-12-01T21:52:41.500Z')
+    """
+    moment = datetime.fromtimestamp(seconds, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _is_time_key(key: object) -> bool:
+    return isinstance(key, str) and (key == "at" or key.endswith("_at"))
+
+
+def with_iso_times(value: Any) -> Any:
+    """``value`` with every epoch time under an ``at``/``*_at`` key written as ISO 8601."""
+    if isinstance(value, dict):
+        return {
+            k: iso8601(v)
+            if _is_time_key(k) and isinstance(v, int | float) and not isinstance(v, bool)
+            else with_iso_times(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [with_iso_times(v) for v in value]
+    return value
