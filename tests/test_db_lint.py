@@ -30,7 +30,7 @@ EXPECTED = {
 def test_each_dangerous_statement_is_flagged(name: str) -> None:
     rule, irreversible = EXPECTED[name]
     result = lint_sql((LINT / name).read_text(), name)
-    assert [f.rule for f in result.findings] == [rule]
+    assert [f.code for f in result.findings] == [rule]
     assert result.findings[0].line == 1
     assert result.findings[0].irreversible is irreversible
     assert result.classification == ("irreversible" if irreversible else "backward-compatible")
@@ -57,21 +57,21 @@ def test_same_file_creations_are_not_existing_tables() -> None:
 def test_lines_skip_comments_and_private_schemas_need_no_rls() -> None:
     sql = "-- one\n/* two\n three */\n\nCREATE TABLE private.t (id int);\n\nDROP TABLE x;\n"
     findings = lint_sql(sql, "x.sql", exposed=["public"]).findings
-    assert [(f.rule, f.line, f.statement) for f in findings] == [("drop-table", 7, "DROP TABLE x")]
+    assert [(f.code, f.line, f.statement) for f in findings] == [("drop-table", 7, "DROP TABLE x")]
     flagged = lint_sql(sql, "x.sql", exposed=["private"]).findings
-    assert [f.rule for f in flagged] == ["table-without-rls", "drop-table"]
+    assert [f.code for f in flagged] == ["table-without-rls", "drop-table"]
 
 
 def test_syntax_error_is_a_finding() -> None:
     findings = lint_sql("SELECT 1;\nSELEC 2;\n", "bad.sql").findings
-    assert [f.rule for f in findings] == ["syntax-error"]
+    assert [f.code for f in findings] == ["syntax-error"]
 
 
 def test_squawk_rules_add_findings_opsbook_lacks(tmp_path: Path) -> None:
     sql = tmp_path / "fk.sql"
     sql.write_text("ALTER TABLE orders ADD CONSTRAINT fk FOREIGN KEY (u) REFERENCES users (id);\n")
     report = lint_files([sql])
-    assert {(f.source, f.rule) for f in report.findings} == {
+    assert {(f.source, f.code) for f in report.findings} == {
         ("squawk", "adding-foreign-key-constraint"),
         ("squawk", "constraint-missing-not-valid"),
     }
@@ -90,7 +90,7 @@ def test_squawk_absent_is_reported_not_fatal(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     data = json.loads(result.stdout)
     assert data["squawk"] is None
-    assert data["files"][0]["findings"][0]["rule"] == "drop-table"
+    assert data["files"][0]["findings"][0]["code"] == "drop-table"
 
 
 def test_cli_lint_exit_codes(tmp_path: Path) -> None:

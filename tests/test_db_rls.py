@@ -26,7 +26,7 @@ def test_rls_reports_each_kind_of_gap(tmp_path: Path, fresh_pg_url: str) -> None
     assert result.returncode == 1, result.stderr
     assert SECRET not in result.stdout + result.stderr
     report = json.loads(result.stdout)
-    found = {(f["rule"], f["table"]) for f in report["findings"]}
+    found = {(f["code"], f["table"]) for f in report["findings"]}
     assert found == {
         ("rls-disabled", "public.open_notes"),
         ("no-policy", "public.locked_box"),
@@ -50,7 +50,7 @@ def test_using_true_and_public_writes(tmp_path: Path, fresh_pg_url: str) -> None
     )
     root = make_project(tmp_path / "p", fresh_pg_url)
     report = json.loads(run_cli("db", "rls", "--env", "local", "--json", cwd=root).stdout)
-    found = sorted((f["rule"], f["policy"]) for f in report["findings"])
+    found = sorted((f["code"], f["policy"]) for f in report["findings"])
     assert found == [
         ("anon-write", "anyone_edits"),
         ("using-true", "anyone_edits"),

@@ -55,7 +55,7 @@ def show_lint(report: LintReport) -> None:
         out.print(f"{escape(fl.file)}: {mark}")
         for f in fl.findings:
             origin = "" if f.source == "opsbook" else f" ({f.source})"
-            out.print(f"  {escape(f.file)}:{f.line}: {escape(f.rule)}{origin}: {escape(f.message)}")
+            out.print(f"  {escape(f.where or '')}: {escape(f.code)}{origin}: {escape(f.message)}")
             if f.statement:
                 out.print(f"    [dim]{escape(f.statement)}[/dim]")
     squawk = f"squawk {report.squawk}" if report.squawk else "squawk not installed"
@@ -95,6 +95,7 @@ def show_migrate(result: MigrateResult) -> None:
 
 def show_rls(report: RlsReport) -> None:
     for f in report.findings:
-        out.print(f"[red]{escape(f.rule)}[/red] {escape(f.table)}: {escape(f.message)}")
+        table = getattr(f, "table", "")
+        out.print(f"[red]{escape(f.code)}[/red] {escape(table)}: {escape(f.message)}")
     schemas = ", ".join(report.schemas)
     out.print(f"{report.tables} tables in {escape(schemas)}, {len(report.findings)} findings")

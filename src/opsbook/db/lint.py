@@ -35,7 +35,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ import pglast
 from pglast import ast as pg
 from pglast import enums
 
+from opsbook.checks.findings import Finding, Report
 from opsbook.errors import UsageError
 from opsbook.spec.models import Database
 
@@ -74,20 +75,41 @@ SQUAWK_EXCLUDED = (
 
 
 @dataclass(frozen=True)
-class Finding:
-    """One dangerous statement."""
+class LintFinding(Finding):
+    """One dangerous statement: the shared Finding (``code`` is the rule, such as
+    ``drop-table``; ``file`` and ``line`` say where) and the statement itself."""
 
-    rule: str
-    file: str
-    line: int
-    message: str
-    statement: str
+    statement: str = ""
     irreversible: bool = False
     source: str = "opsbook"
     """``opsbook`` or ``squawk``."""
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.rule}: {self.message}"
+        return f"{self.file}:{self.line}: {self.code}: {self.message}"
+
+
+def lint_finding(
+    rule: str,
+    file: str,
+    line: int,
+    message: str,
+    statement: str = "",
+    *,
+    irreversible: bool = False,
+    source: str = "opsbook",
+) -> LintFinding:
+    """A dangerous-statement finding (always an error: `db lint` exits 1 on any)."""
+    return LintFinding(
+        "error",
+        rule,
+        None,
+        message,
+        file=file,
+        line=line,
+        statement=statement,
+        irreversible=irreversible,
+        source=source,
+    )
 
 
 @dataclass
@@ -95,7 +117,7 @@ class FileLint:
     """The findings in one file and its classification."""
 
     file: str
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[LintFinding] = field(default_factory=list)
 
     @property
     def classification(self) -> str:
@@ -103,34 +125,32 @@ class FileLint:
 
 
 @dataclass
-class LintReport:
-    """What ``opsbook db lint`` reports."""
+class LintReport(Report):
+    """What ``opsbook db lint`` reports: the shared Report, its findings grouped by file."""
 
-    files: list[FileLint]
-    squawk: str | None
+    files: list[FileLint] = field(default_factory=list)
+    squawk: str | None = None
     """squawk's version when its rules ran; None when it is not installed."""
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [f for fl in self.files for f in fl.findings]
-
-    @property
-    def ok(self) -> bool:
-        return not self.findings
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "check": self.check,
             "ok": self.ok,
+            "counts": self.counts(),
             "squawk": self.squawk,
             "files": [
                 {
                     "file": fl.file,
                     "classification": fl.classification,
-                    "findings": [asdict(f) for f in fl.findings],
+                    "findings": [f.to_dict() for f in fl.findings],
                 }
                 for fl in self.files
             ],
         }
+
+
+def lint_report(files: list[FileLint], squawk: str | None) -> LintReport:
+    return LintReport("lint", [f for fl in files for f in fl.findings], files, squawk)
 
 
 @dataclass(frozen=True)
@@ -181,11 +201,13 @@ class _FileRules:
         self.created: set[str] = set()
         self.created_at: dict[tuple[str, str], Statement] = {}
         self.rls_enabled: set[str] = set()
-        self.findings: list[Finding] = []
+        self.findings: list[LintFinding] = []
 
     def add(self, rule: str, stmt: Statement, message: str, irreversible: bool = False) -> None:
         self.findings.append(
-            Finding(rule, self.file, stmt.line, message, _short(stmt.text), irreversible)
+            lint_finding(
+                rule, self.file, stmt.line, message, _short(stmt.text), irreversible=irreversible
+            )
         )
 
     def existing(self, rel: pg.RangeVar | None) -> bool:
@@ -289,13 +311,13 @@ class _FileRules:
                     f"row level security; add ALTER TABLE {name} ENABLE ROW LEVEL SECURITY "
                     "and policies in the same migration",
                 )
-        self.findings.sort(key=lambda f: f.line)
+        self.findings.sort(key=lambda f: f.line or 0)
 
 
 def lint_sql(sql: str, file: str, exposed: Iterable[str] = ("public",)) -> FileLint:
     """Apply opsbook's rules to one SQL text (no squawk).
 
-    >>> [f.rule for f in lint_sql("DROP TABLE users;", "x.sql").findings]
+    >>> [f.code for f in lint_sql("DROP TABLE users;", "x.sql").findings]
     ['drop-table']
     """
     rules = _FileRules(file, exposed)
@@ -303,9 +325,7 @@ def lint_sql(sql: str, file: str, exposed: Iterable[str] = ("public",)) -> FileL
         parsed = statements(sql)
     except pglast.parser.ParseError as err:
         line = sql.encode()[: getattr(err, "location", 0) or 0].count(b"\n") + 1
-        return FileLint(
-            file, [Finding("syntax-error", file, line, f"{err}; fix the SQL", "", False)]
-        )
+        return FileLint(file, [lint_finding("syntax-error", file, line, f"{err}; fix the SQL")])
     for stmt in parsed:
         rules.check(stmt)
     rules.finish()
@@ -328,7 +348,7 @@ def squawk_binary() -> str | None:
     return shutil.which("squawk")
 
 
-def _squawk(paths: list[Path], names: dict[str, str]) -> tuple[str | None, list[Finding]]:
+def _squawk(paths: list[Path], names: dict[str, str]) -> tuple[str | None, list[LintFinding]]:
     binary = squawk_binary()
     if binary is None or not paths:
         return None, []
@@ -356,14 +376,12 @@ def _squawk(paths: list[Path], names: dict[str, str]) -> tuple[str | None, list[
         if item.get("help"):
             message += f"; {item['help']}"
         found.append(
-            Finding(
+            lint_finding(
                 str(item.get("rule_name", "squawk")),
                 file,
                 int(item.get("line", 0)) + 1,  # squawk counts lines from 0
                 message,
-                "",
-                False,
-                "squawk",
+                source="squawk",
             )
         )
     return version, found
@@ -389,7 +407,7 @@ def lint_files(
                 by_file[finding.file].findings.append(finding)
         for r in results:
             r.findings.sort(key=lambda f: (f.line, f.source != "opsbook"))
-    return LintReport(results, version)
+    return lint_report(results, version)
 
 
 def lint_migrations(

@@ -13,9 +13,10 @@ Findings, read from the live catalog (``pg_class``, ``pg_policies``):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
+from opsbook.checks.findings import Finding, Report
 from opsbook.db.target import Target, connect
 
 WRITE_COMMANDS = ("ALL", "INSERT", "UPDATE", "DELETE")
@@ -23,30 +24,30 @@ ANONYMOUS = ("anon", "public")
 
 
 @dataclass(frozen=True)
-class RlsFinding:
-    rule: str
-    table: str
-    message: str
+class RlsFinding(Finding):
+    """The shared Finding (``code`` is the rule, such as ``rls-disabled``) about a table."""
+
+    table: str = ""
     policy: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.table}: {self.rule}: {self.message}"
+        return f"{self.table}: {self.code}: {self.message}"
+
+
+def rls_finding(rule: str, table: str, message: str, policy: str | None = None) -> RlsFinding:
+    """A row level security finding (always an error: `db rls` exits 1 on any)."""
+    return RlsFinding("error", rule, None, message, table=table, policy=policy)
 
 
 @dataclass
-class RlsReport:
-    """What ``opsbook db rls`` reports."""
+class RlsReport(Report):
+    """What ``opsbook db rls`` reports: the shared Report plus the schemas and tables read."""
 
-    schemas: list[str]
+    schemas: list[str] = field(default_factory=list)
     tables: int = 0
-    findings: list[RlsFinding] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return not self.findings
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, **asdict(self)}
+    def details(self) -> dict[str, Any]:
+        return {"schemas": self.schemas, "tables": self.tables}
 
 
 _TABLES = """
@@ -70,7 +71,7 @@ def _is_true(expr: str | None) -> bool:
 def audit(target: Target) -> RlsReport:
     """Audit the exposed schemas of the target database."""
     schemas = list(target.config.schemas)
-    report = RlsReport(schemas)
+    report = RlsReport("rls", schemas=schemas)
     with connect(target) as conn:
         tables = conn.execute(_TABLES, (schemas,)).fetchall()
         policies = conn.execute(_POLICIES, (schemas,)).fetchall()
@@ -82,7 +83,7 @@ def audit(target: Target) -> RlsReport:
         table = f"{schema}.{name}"
         if not enabled:
             report.findings.append(
-                RlsFinding(
+                rls_finding(
                     "rls-disabled",
                     table,
                     "row level security is not enabled; every role with a grant reads all rows; "
@@ -91,7 +92,7 @@ def audit(target: Target) -> RlsReport:
             )
         elif table not in by_table:
             report.findings.append(
-                RlsFinding(
+                rls_finding(
                     "no-policy",
                     table,
                     "row level security is enabled but no policy exists, so no client can read "
@@ -114,7 +115,7 @@ def _policy_findings(table: str, row: tuple[Any, ...]) -> list[RlsFinding]:
     anon_roles = [r for r in roles if r == "anon" or (r == "public" and unconditional)]
     if writes and anon_roles:
         found.append(
-            RlsFinding(
+            rls_finding(
                 "anon-write",
                 table,
                 f"policy {policy!r} lets {', '.join(anon_roles)} {cmd.lower()} rows; restrict it "
@@ -125,7 +126,7 @@ def _policy_findings(table: str, row: tuple[Any, ...]) -> list[RlsFinding]:
     if _is_true(qual) or _is_true(with_check):
         clause = "USING (true)" if _is_true(qual) else "WITH CHECK (true)"
         found.append(
-            RlsFinding(
+            rls_finding(
                 "using-true",
                 table,
                 f"policy {policy!r} ({cmd} TO {', '.join(roles)}) has {clause}: it admits every "
