@@ -137,3 +137,17 @@ def test_every_check_type_and_its_keys_are_documented() -> None:
             elif f"`{key}`" not in body:
                 missing.append(f"{name}.{key}")
     assert not missing, f"check types or keys missing from docs/format.md: {missing}"
+
+
+def test_user_docs_never_cite_the_seed_runbooks() -> None:
+    """The seed runbooks live outside the repository: a clone cannot follow such a reference."""
+    cited = re.compile(r"\bseeds? 00\d\b|\.\./shared|\bthe seeds\b", re.IGNORECASE)
+    files = [*DOCS, *sorted((REPO / "examples").rglob("*.*"))]
+    found = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in files
+        if path.is_file() and path.suffix in (".md", ".yaml", ".sql", ".py", ".sh")
+        for number, text in enumerate(path.read_text(errors="replace").splitlines(), 1)
+        if cited.search(text)
+    ]
+    assert not found, f"user docs cite the seed runbooks: {found}"

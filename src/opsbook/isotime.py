@@ -12,13 +12,14 @@ from typing import Any
 
 
 def iso8601(seconds: float) -> str:
-    """Seconds since the epoch as ISO 8601 UTC with milliseconds.
+    """Seconds since the epoch as ISO 8601 UTC (milliseconds only when there are some).
 
     >>> iso8601(0), iso8601(1764625961.5)
-    ('1970-01-01T00:00:00.000Z', '2025-12-01T21:52:41.500Z')
+    ('1970-01-01T00:00:00Z', '2025-12-01T21:52:41.500Z')
     """
     moment = datetime.fromtimestamp(seconds, UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    precision = "seconds" if moment.microsecond == 0 else "milliseconds"
+    return moment.isoformat(timespec=precision).replace("+00:00", "Z")
 
 
 def _is_time_key(key: object) -> bool:

@@ -1,7 +1,7 @@
 """The shop web service (standard library only).
 
 GET /health        liveness: {"status": "ok", "version": V}
-GET /api/health    providers map, seed 001 style: each provider healthy, degraded or unavailable;
+GET /api/health    providers map: each provider healthy, degraded or unavailable;
                    503 when any is unavailable
 GET /version       {"version": V}
 GET /api/products  the catalogue from the SQLite database
@@ -110,7 +110,7 @@ def providers(config: Config) -> dict[str, dict[str, Any]]:
             if missing
             else {"status": "healthy"}
         )
-    # Optional (seed 000: "present so the AI agent constructor can hydrate"); absence is fine.
+    # Optional ("present so the AI agent constructor can hydrate"); absence is fine.
     out["openai"] = {"status": "healthy", "configured": config.is_set("OPENAI_API_KEY")}
     for provider, status in config.simulate.items():
         out.setdefault(provider, {})["status"] = status
