@@ -63,7 +63,14 @@ def test_sigkill_at_random_points_then_resume_never_repeats_a_side_effect(
         name = f"crashy{trial}"  # one project per trial: trials sharing a PostgreSQL store
         root = project(tmp_path / name, CRASHY.replace("project: crashy", f"project: {name}"))
         proc = popen(root, store_url, "run", "release", "--env", "local")
-        time.sleep(rng.uniform(0.2, 1.4))  # a random point in the run, not an assertion
+        # Start-up time varies with the machine's load: count from the run's creation (or the
+        # process's end), then kill at a random point of the run, not an assertion.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(r.project == name for r in runs(store_url)):
+                break
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.8))
         crash(proc)
         how.append(_finish(root, store_url, name))
         assert (root / "side.txt").read_text().split() == EXPECTED, f"trial {trial}"

@@ -17,7 +17,9 @@ and never escape as tracebacks.
     ├── RunNotFound                 exit 2   no run with that id
     ├── StepNotFound                exit 2   no step with that id in the run
     ├── InvalidState                exit 2   the run or step is not in a state that allows this
+    │   └── StateMoved              exit 2   the run or step left the expected state meanwhile
     ├── EnvironmentLocked           exit 4   another run holds the environment
+    ├── RunBusy                     exit 4   a live process executes the run (who, since when)
     ├── LeaseLost                   exit 1   this process lost the lease on a run (fencing)
     ├── RunFailed                   exit 1   a run ended failed, rolled back or needs attention
     ├── WaitingForHuman             exit 3   a run paused at a gate with nobody to answer
@@ -265,3 +267,31 @@ class FlagNotFound(OpsbookError):
     code = "flag_not_found"
     exit_code = 2
     http_status = 404
+
+
+class StateMoved(InvalidState):
+    """Raised when a guarded status write finds the run or step no longer in the state it
+    expected to leave (another process changed it first, e.g. an abort)."""
+
+    code = "state_moved"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        current: str | None = None,
+        run: str | None = None,
+        step: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.current = current
+        """The state found instead (None when the row is gone)."""
+        super().__init__(message, run=run, step=step, hint=hint)
+
+
+class RunBusy(OpsbookError):
+    """Raised when a live process (named, with the time it took the run) executes the run."""
+
+    code = "run_busy"
+    exit_code = 4
+    http_status = 423

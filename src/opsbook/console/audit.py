@@ -10,18 +10,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from opsbook.console import err, out
+from opsbook.engine.states import RunStatus
 from opsbook.spec.durations import format_duration
 from opsbook.store.audit import Release, RunSummary
 from opsbook.store.events import ChainReport
 
-STATUS_STYLE = {
-    "succeeded": "green",
-    "failed": "red",
-    "rolled_back": "yellow",
-    "aborted": "yellow",
-    "needs_attention": "bold red",
-    "waiting": "cyan",
-    "running": "blue",
+STATUS_STYLE: dict[str, str] = {
+    RunStatus.SUCCEEDED: "green",
+    RunStatus.FAILED: "red",
+    RunStatus.ROLLED_BACK: "yellow",
+    RunStatus.ABORTED: "yellow",
+    RunStatus.NEEDS_ATTENTION: "bold red",
+    RunStatus.WAITING: "cyan",
+    RunStatus.RUNNING: "blue",
+    RunStatus.ABORTING: "magenta",
+    RunStatus.ROLLING_BACK: "magenta",
 }
 
 

@@ -17,17 +17,18 @@ from rich.prompt import Prompt
 from opsbook.console import Table, err, is_terminal, out, print_json_line
 from opsbook.engine.observe import RunEvent
 from opsbook.engine.runner import Outcome
+from opsbook.engine.states import EventType, RunStatus
 from opsbook.steps.base import Decision
 
 _MARKS = {
-    "step_succeeded": "[green]✓[/green]",
-    "step_failed": "[red]✗[/red]",
-    "step_attempt_failed": "[yellow]↻[/yellow]",
-    "step_skipped": "[dim]–[/dim]",
-    "gate_waiting": "[cyan]⏸[/cyan]",
-    "step_paused": "[cyan]⏸[/cyan]",
-    "step_rolled_back": "[magenta]↶[/magenta]",
-    "step_rollback_failed": "[red]↶✗[/red]",
+    EventType.STEP_SUCCEEDED: "[green]✓[/green]",
+    EventType.STEP_FAILED: "[red]✗[/red]",
+    EventType.STEP_ATTEMPT_FAILED: "[yellow]↻[/yellow]",
+    EventType.STEP_SKIPPED: "[dim]–[/dim]",
+    EventType.GATE_WAITING: "[cyan]⏸[/cyan]",
+    EventType.STEP_PAUSED: "[cyan]⏸[/cyan]",
+    EventType.STEP_ROLLED_BACK: "[magenta]↶[/magenta]",
+    EventType.STEP_ROLLBACK_FAILED: "[red]↶✗[/red]",
 }
 
 
@@ -73,59 +74,59 @@ class Display:
     def _line(self, e: RunEvent) -> str | None:
         d = e.data
         sid = escape(e.step_id or "")
-        if e.type in ("run_started", "run_resumed"):
-            verb = "started" if e.type == "run_started" else "resumed"
+        if e.type in (EventType.RUN_STARTED, EventType.RUN_RESUMED):
+            verb = "started" if e.type == EventType.RUN_STARTED else "resumed"
             return (
                 f"run [bold]{e.run_id}[/bold] {verb}: {escape(str(d.get('runbook')))} on"
                 f" {escape(str(d.get('environment')))} by {escape(str(d.get('operator')))}"
             )
-        if e.type == "step_started":
+        if e.type == EventType.STEP_STARTED:
             attempt = f" (attempt {d['attempt']})" if d.get("attempt", 1) > 1 else ""
             return f"▶ [bold]{sid}[/bold]{attempt}: {escape(str(d.get('action', '')))}"
-        if e.type == "step_output":
+        if e.type == EventType.STEP_OUTPUT:
             return f"  [dim]{sid} │[/dim] {escape(str(d.get('line', '')))}"
         if e.type in _MARKS:
             took = f" in {d['duration']:.2f}s" if "duration" in d else ""
             why = f": {escape(str(d['message']))}" if d.get("message") else ""
-            if e.type == "step_skipped":
+            if e.type == EventType.STEP_SKIPPED:
                 why = f" (if: {escape(str(d.get('condition', '')))})"
             word = e.type.removeprefix("step_").replace("_", " ")
-            if e.type == "gate_waiting":
+            if e.type == EventType.GATE_WAITING:
                 word, took, why = "waiting for approval", "", ""
                 if d.get("confirm"):
                     word = "waiting for a human to confirm: " + escape("; ".join(d["confirm"]))
-            if e.type == "step_failed" and d.get("continue_on_error"):
+            if e.type == EventType.STEP_FAILED and d.get("continue_on_error"):
                 word += " (continue_on_error)"
             return f"{_MARKS[e.type]} {sid} {word}{took}{why}"
-        if e.type == "step_retry":
+        if e.type == EventType.STEP_RETRY:
             return f"  {sid}: retrying in {d['delay']:.1f}s"
-        if e.type == "rollback_started":
+        if e.type == EventType.ROLLBACK_STARTED:
             return f"[magenta]rolling back[/magenta]: {escape(str(d.get('reason', '')))}"
-        if e.type == "rollback_step_started":
+        if e.type == EventType.ROLLBACK_STEP_STARTED:
             return f"↶ [bold]{sid}[/bold] rollback: {escape(str(d.get('action', '')))}"
-        if e.type == "rollback_stopped":
+        if e.type == EventType.ROLLBACK_STOPPED:
             return (
                 f"[bold red]rollback stops at irreversible step {sid}[/bold red]; not rolled back:"
                 f" {', '.join(d.get('not_rolled_back', []))}"
             )
-        if e.type == "step_interrupted":
+        if e.type == EventType.STEP_INTERRUPTED:
             return f"↻ {sid} was interrupted; running it again ({escape(str(d.get('reason')))})"
-        if e.type == "run_finished":
+        if e.type == EventType.RUN_FINISHED:
             status = str(d.get("status"))
-            color = "green" if status == "succeeded" else "red"
+            color = "green" if status == RunStatus.SUCCEEDED else "red"
             message = escape(str(d.get("message", "")))
             return f"run {e.run_id} [bold {color}]{status}[/bold {color}]: {message}"
-        if e.type == "run_interrupted":
+        if e.type == EventType.RUN_INTERRUPTED:
             return f"run {e.run_id} [yellow]interrupted[/yellow]: {escape(str(d['message']))}"
-        if e.type == "run_paused":
+        if e.type == EventType.RUN_PAUSED:
             return f"run {e.run_id} [cyan]paused[/cyan]: {escape(str(d.get('message', '')))}"
-        if e.type == "run_needs_attention":
+        if e.type == EventType.RUN_NEEDS_ATTENTION:
             return f"run {e.run_id} [yellow]needs attention[/yellow]: {escape(str(d['message']))}"
-        if e.type == "lease_lost":
+        if e.type == EventType.LEASE_LOST:
             return f"run {e.run_id} [red]lease lost[/red]: {escape(str(d.get('message', '')))}"
-        if e.type == "worker_took":
+        if e.type == EventType.WORKER_TOOK:
             return f"worker took run {e.run_id} (owner {escape(str(d.get('owner')))})"
-        if e.type in ("worker_error",):
+        if e.type in (EventType.WORKER_ERROR,):
             return f"{e.type.replace('_', ' ')} {e.run_id}: {escape(str(d))}"
         return None
 
@@ -161,7 +162,7 @@ class Display:
     def outcome(self, outcome: Outcome) -> None:
         if self.as_json:
             return
-        if outcome.status == "aborting":
+        if outcome.status == RunStatus.ABORTING:
             out.print(escape(outcome.message))
 
 
@@ -178,10 +179,10 @@ class LiveDisplay(Display):
         sid = event.step_id
         if sid is not None:
             row = self.steps.setdefault(sid, {"state": "pending", "since": event.at, "tail": []})
-            if event.type == "step_output":
+            if event.type == EventType.STEP_OUTPUT:
                 row["tail"] = [*row["tail"], str(event.data.get("line", ""))][-2:]
                 return
-            if event.type in ("step_started", "rollback_step_started"):
+            if event.type in (EventType.STEP_STARTED, EventType.ROLLBACK_STEP_STARTED):
                 row.update(since=event.at, ended=None, tail=[])
             row["state"] = _STATES.get(event.type, row["state"])
             if event.type in _MARKS:
@@ -200,17 +201,17 @@ class LiveDisplay(Display):
 
 
 _STATES = {
-    "step_started": "running",
-    "step_succeeded": "[green]succeeded[/green]",
-    "step_failed": "[red]failed[/red]",
-    "step_attempt_failed": "[yellow]retrying[/yellow]",
-    "step_skipped": "[dim]skipped[/dim]",
-    "gate_waiting": "[cyan]waiting[/cyan]",
-    "step_paused": "[cyan]paused[/cyan]",
-    "gate_asking": "[cyan]asking[/cyan]",
-    "rollback_step_started": "[magenta]rolling back[/magenta]",
-    "step_rolled_back": "[magenta]rolled back[/magenta]",
-    "step_rollback_failed": "[red]rollback failed[/red]",
+    EventType.STEP_STARTED: "running",
+    EventType.STEP_SUCCEEDED: "[green]succeeded[/green]",
+    EventType.STEP_FAILED: "[red]failed[/red]",
+    EventType.STEP_ATTEMPT_FAILED: "[yellow]retrying[/yellow]",
+    EventType.STEP_SKIPPED: "[dim]skipped[/dim]",
+    EventType.GATE_WAITING: "[cyan]waiting[/cyan]",
+    EventType.STEP_PAUSED: "[cyan]paused[/cyan]",
+    EventType.GATE_ASKING: "[cyan]asking[/cyan]",
+    EventType.ROLLBACK_STEP_STARTED: "[magenta]rolling back[/magenta]",
+    EventType.STEP_ROLLED_BACK: "[magenta]rolled back[/magenta]",
+    EventType.STEP_ROLLBACK_FAILED: "[red]rollback failed[/red]",
 }
 
 

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from opsbook import environ
-from opsbook.engine import identity
+from opsbook.engine import identity, states
 from opsbook.engine.observe import Observer, RunEvent, ignore
 from opsbook.engine.runner import Ask, Executor, Outcome, Setup, lease_seconds
+from opsbook.engine.states import ACTIVE, DONE, FINISHED, EventType, Halt, RunStatus, StepStatus
 from opsbook.errors import InvalidState, LeaseLost, OpsbookError, RunFailed, WaitingForHuman
 from opsbook.masking import Masker
 from opsbook.plan import get_runbook, locks_environment, make_plan
@@ -67,7 +68,7 @@ def start_run(
         "runbook": runbook_name,
         "environment": env_name,
         "params": params,
-        "status": "running",
+        "status": RunStatus.RUNNING,
         "operator": operator,
         "git_sha": identity.git_sha(loaded.root),
         "spec_path": str(loaded.path.resolve()),
@@ -84,7 +85,7 @@ def start_run(
         row,
         [s.id for s in runbook.steps],
         event=(
-            "run_created",
+            EventType.RUN_CREATED,
             {
                 "runbook": runbook_name,
                 "environment": env_name,
@@ -149,15 +150,15 @@ def resume_run(
     now = time.time()
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
-        if run.status in q.FINISHED:
+        if run.status in FINISHED:
             raise InvalidState(f"already finished ({run.status})", run=run_id)
-        if run.status == "needs_attention":
+        if run.status == RunStatus.NEEDS_ATTENTION:
             raise InvalidState(
                 f"needs attention: {run.error}",
                 run=run_id,
                 hint=f"decide first: `opsbook resolve {run_id} STEP --rerun|--skip|--mark-done`",
             )
-        statuses = ("running", "waiting", "aborting", "rolling_back")
+        statuses = {*states.LEASABLE, RunStatus.WAITING}
         if not q.acquire_lease(conn, run_id, owner, now, lease_seconds(), statuses):
             raise InvalidState(
                 f"is being executed by {run.lease_owner} (lease valid for another"
@@ -165,9 +166,9 @@ def resume_run(
                 run=run_id,
                 hint="wait for it, or resume after that process stopped and its lease expired",
             )
-        if run.status == "waiting":
-            q.set_run(conn, run_id, status="running")
-        chain.append(conn, "run_leased", run_id=run_id, actor=owner, data={"by": "resume"})
+        if run.status == RunStatus.WAITING:
+            q.transition(conn, run_id, from_={RunStatus.WAITING}, to=RunStatus.RUNNING)
+        chain.append(conn, EventType.RUN_LEASED, run_id=run_id, actor=owner, data={"by": "resume"})
         run = q.get_run(conn, run_id)
     return Executor(_setup_for(store, run, owner, observer, yes, ask)).execute()
 
@@ -186,7 +187,7 @@ def approve(
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
         step = q.get_step(conn, run_id, step_id)
-        if run.status in q.FINISHED:
+        if run.status in FINISHED:
             raise InvalidState(f"already finished ({run.status})", run=run_id)
         loaded = validate_text(run.spec_text, display_name(Path(run.spec_path)))
         spec_step = get_runbook(loaded, run.runbook).step(step_id)
@@ -195,14 +196,14 @@ def approve(
                 f"step {step_id} is a {spec_step.kind} step, not a gate or a step to confirm",
                 run=run_id,
             )
-        if step.status not in ("waiting", "pending"):
+        if step.status not in (StepStatus.WAITING, StepStatus.PENDING):
             raise InvalidState(
                 f"step {step_id} is {step.status}, not waiting for an answer", run=run_id
             )
         steps = q.get_steps(conn, run_id)
         evidence: dict[str, Any] = {
             "outputs": {sid: r.outputs for sid, r in steps.items() if r.outputs},
-            "done": [sid for sid, r in steps.items() if r.status in ("succeeded", "skipped")],
+            "done": [sid for sid, r in steps.items() if r.status in DONE],
         }
         # A confirmation quotes the exact command the paused run showed (already masked).
         confirming = (step.result or {}).get("confirm") if spec_step.confirm else None
@@ -210,9 +211,16 @@ def approve(
             evidence.update(items=confirming, confirm=True)
         decision = "rejected" if reject else "approved"
         # Lock order everywhere: the run row, then the event chain (no deadlock on PostgreSQL).
-        if run.status == "waiting":
+        if run.status == RunStatus.WAITING:
             # Unleased and running: `opsbook resume` or any worker continues it.
-            q.set_run(conn, run_id, status="running", lease_owner=None, lease_expires_at=None)
+            q.transition(
+                conn,
+                run_id,
+                from_={RunStatus.WAITING},
+                to=RunStatus.RUNNING,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
         else:
             q.set_run(conn, run_id, updated_at=time.time())
         q.insert_approval(
@@ -227,7 +235,7 @@ def approve(
         )
         chain.append(
             conn,
-            f"gate_{decision}",
+            EventType.GATE_REJECTED if reject else EventType.GATE_APPROVED,
             run_id=run_id,
             step_id=step_id,
             actor=operator,
@@ -245,7 +253,11 @@ def approve(
 WORKER_WAIT_ENV = "OPSBOOK_WORKER_MAX_WAIT"
 """Seconds a worker waits in-process; a longer wait pauses the run until it is due (default 30)."""
 
-RESOLUTIONS = {"rerun": "pending", "skip": "skipped", "mark-done": "succeeded"}
+RESOLUTIONS = {
+    "rerun": StepStatus.PENDING,
+    "skip": StepStatus.SKIPPED,
+    "mark-done": StepStatus.SUCCEEDED,
+}
 
 
 def resolve(store: Store, run_id: str, step_id: str, action: str, *, operator: str) -> None:
@@ -258,29 +270,42 @@ def resolve(store: Store, run_id: str, step_id: str, action: str, *, operator: s
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
         step = q.get_step(conn, run_id, step_id)
-        if run.status != "needs_attention":
+        if run.status != RunStatus.NEEDS_ATTENTION:
             raise InvalidState(
                 f"is {run.status}; only runs in needs_attention are resolved", run=run_id
             )
-        if step.status != "interrupted":
+        if step.status != StepStatus.INTERRUPTED:
             raise InvalidState(f"step {step_id} is {step.status}, not interrupted", run=run_id)
-        values: dict[str, Any] = {"status": RESOLUTIONS[action]}
+        values: dict[str, Any] = {}
         if action != "rerun":
             values["finished_at"] = time.time()
             values["result"] = {"message": f"{action} by {operator}"}
-        q.set_step(conn, run_id, step_id, **values)
+        q.step_transition(
+            conn,
+            run_id,
+            step_id,
+            from_={StepStatus.INTERRUPTED},
+            to=RESOLUTIONS[action],
+            **values,
+        )
         remaining = [
             sid
             for sid, r in q.get_steps(conn, run_id).items()
-            if r.status == "interrupted" and sid != step_id
+            if r.status == StepStatus.INTERRUPTED and sid != step_id
         ]
         if not remaining:
-            q.set_run(
-                conn, run_id, status="running", lease_owner=None, lease_expires_at=None, error=None
+            q.transition(
+                conn,
+                run_id,
+                from_={RunStatus.NEEDS_ATTENTION},
+                to=RunStatus.RUNNING,
+                lease_owner=None,
+                lease_expires_at=None,
+                error=None,
             )
         chain.append(
             conn,
-            "step_resolved",
+            EventType.STEP_RESOLVED,
             run_id=run_id,
             step_id=step_id,
             actor=operator,
@@ -295,19 +320,25 @@ def abort(store: Store, run_id: str, *, operator: str, observer: Observer = igno
     now = time.time()
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
-        if run.status in q.FINISHED:
+        if run.status in FINISHED:
             raise InvalidState(f"already finished ({run.status})", run=run_id)
         live = run.lease_owner is not None and (run.lease_expires_at or 0) >= now
-        q.set_run(conn, run_id, status="aborting", summary={"reason": f"aborted by {operator}"})
-        chain.append(conn, "abort_requested", run_id=run_id, actor=operator, data={})
+        q.transition(
+            conn,
+            run_id,
+            from_=ACTIVE,
+            to=RunStatus.ABORTING,
+            summary={"reason": f"aborted by {operator}"},
+        )
+        chain.append(conn, EventType.ABORT_REQUESTED, run_id=run_id, actor=operator, data={})
         if live:
             return Outcome(
                 run_id,
-                "aborting",
+                RunStatus.ABORTING,
                 f"abort requested; {run.lease_owner} stops and rolls back within"
                 f" {lease_seconds() / 3:.0f}s",
             )
-        q.acquire_lease(conn, run_id, owner, now, lease_seconds(), ("aborting",))
+        q.acquire_lease(conn, run_id, owner, now, lease_seconds(), {RunStatus.ABORTING})
         run = q.get_run(conn, run_id)
     return Executor(_setup_for(store, run, owner, observer, False, None)).execute()
 
@@ -337,28 +368,30 @@ def work(
             candidates = q.claimable_runs(conn, time.time())
         for run_id in candidates:
             owner = identity.new_owner()
-            statuses = ("running", "aborting", "rolling_back", "waiting")
+            statuses = {*states.LEASABLE, RunStatus.WAITING}
             with store.begin() as conn:
                 if not q.acquire_lease(conn, run_id, owner, time.time(), lease_seconds(), statuses):
                     continue  # another worker was faster
-                if q.get_run(conn, run_id).status == "waiting":  # a timer came due
-                    q.set_run(conn, run_id, status="running")
-                chain.append(conn, "run_leased", run_id=run_id, actor=owner, data={"by": "worker"})
+                if q.get_run(conn, run_id).status == RunStatus.WAITING:  # a timer came due
+                    q.transition(conn, run_id, from_={RunStatus.WAITING}, to=RunStatus.RUNNING)
+                chain.append(
+                    conn, EventType.RUN_LEASED, run_id=run_id, actor=owner, data={"by": "worker"}
+                )
                 run = q.get_run(conn, run_id)
             took = True
-            observer(RunEvent("worker_took", run_id, None, {"owner": owner}))
+            observer(RunEvent(EventType.WORKER_TOOK, run_id, None, {"owner": owner}))
             try:
                 setup = _setup_for(store, run, owner, observer, False, None)
                 setup.pause_waits_over = float(os.environ.get(WORKER_WAIT_ENV, "30"))
                 outcome = Executor(setup).execute()
                 executed.append(outcome)
-                if outcome.status == "interrupted":  # Ctrl-C stops the worker too
+                if outcome.status == Halt.INTERRUPTED:  # Ctrl-C stops the worker too
                     return WorkerReport(executed)
             except LeaseLost as err:
-                executed.append(Outcome(run_id, "lease_lost", str(err)))
+                executed.append(Outcome(run_id, Halt.LEASE_LOST, str(err)))
             except OpsbookError as err:
-                observer(RunEvent("worker_error", run_id, None, {"message": str(err)}))
-                executed.append(Outcome(run_id, "error", str(err)))
+                observer(RunEvent(EventType.WORKER_ERROR, run_id, None, {"message": str(err)}))
+                executed.append(Outcome(run_id, Halt.ERROR, str(err)))
         if once and not took:
             break
         if not took:
@@ -368,10 +401,10 @@ def work(
 
 def raise_for_outcome(outcome: Outcome) -> None:
     """Map how a run stopped to the CLI's exit codes: 0 done, 3 waiting, 1 otherwise."""
-    if outcome.status == "succeeded":
+    if outcome.status == RunStatus.SUCCEEDED:
         return
-    if outcome.status == "waiting":
+    if outcome.status == RunStatus.WAITING:
         raise WaitingForHuman(outcome.message, run=outcome.run_id)
-    if outcome.status == "aborting":
+    if outcome.status == RunStatus.ABORTING:
         return
     raise RunFailed(f"{outcome.status}: {outcome.message}", run=outcome.run_id)

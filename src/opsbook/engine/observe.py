@@ -7,12 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opsbook.engine.states import EventType
+
 
 @dataclass
 class RunEvent:
     """One thing that happened. Secrets in ``data`` are already masked."""
 
-    type: str
+    type: EventType
     run_id: str
     step_id: str | None = None
     data: dict[str, Any] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opsbook.engine.output import CappedOutput
+from opsbook.engine.states import EventType, Phase, StepStatus
 from opsbook.errors import OpsbookError
 from opsbook.plan import changes_things
 from opsbook.spec.models import Step
@@ -28,16 +29,19 @@ if TYPE_CHECKING:
 
 def undo(ex: Executor) -> dict[str, Any]:
     """Run the rollbacks of completed steps, newest first, stopping at an irreversible one."""
-    done = [sid for sid in ex.order if ex.state[sid].status in ("succeeded", "rolling_back")]
+    undoable = (StepStatus.SUCCEEDED, StepStatus.ROLLING_BACK)
+    done = [sid for sid in ex.order if ex.state[sid].status in undoable]
     done.sort(key=lambda sid: ex.state[sid].finished_at or 0.0, reverse=True)
     summary: dict[str, Any] = {
-        "rolled_back": [sid for sid in ex.order if ex.state[sid].status == "rolled_back"],
+        "rolled_back": [sid for sid in ex.order if ex.state[sid].status == StepStatus.ROLLED_BACK],
         "no_rollback": [],
         "not_rolled_back": [],
         "stopped_at": None,
         "rollback_failed": None,
         "interrupted": [
-            sid for sid in ex.order if ex.state[sid].status in ("running", "interrupted")
+            sid
+            for sid in ex.order
+            if ex.state[sid].status in (StepStatus.RUNNING, StepStatus.INTERRUPTED)
         ],
     }
 
@@ -52,7 +56,7 @@ def undo(ex: Executor) -> dict[str, Any]:
             summary["stopped_at"] = sid
             summary["not_rolled_back"] = mattering(done[i:])
             ex._emit(
-                "rollback_stopped",
+                EventType.ROLLBACK_STOPPED,
                 sid,
                 reason="irreversible",
                 not_rolled_back=summary["not_rolled_back"],
@@ -80,28 +84,34 @@ def rollback_step(ex: Executor, step: Step) -> bool:
     output = CappedOutput()
     now = time.time()
     with ex._txn(now) as conn:
-        attempt = q.next_attempt(conn, ex.run_id, step.id, "rollback")
-        q.set_step(conn, ex.run_id, step.id, status="rolling_back")
+        attempt = q.next_attempt(conn, ex.run_id, step.id, Phase.ROLLBACK)
+        q.step_transition(
+            conn,
+            ex.run_id,
+            step.id,
+            from_={StepStatus.SUCCEEDED, StepStatus.ROLLING_BACK},
+            to=StepStatus.ROLLING_BACK,
+        )
         q.insert_attempt(
             conn,
             run_id=ex.run_id,
             step_id=step.id,
-            phase="rollback",
+            phase=Phase.ROLLBACK,
             attempt=attempt,
-            status="running",
+            status=StepStatus.RUNNING,
             started_at=now,
             owner=ex.s.owner,
         )
         chain.append(
             conn,
-            "rollback_step_started",
+            EventType.ROLLBACK_STEP_STARTED,
             run_id=ex.run_id,
             step_id=step.id,
             actor=ex.s.operator,
             data={"command": ex.masker(command)},
         )
-    ex.state[step.id].status = "rolling_back"
-    ex._emit("rollback_step_started", step.id, action=ex.masker(command))
+    ex.state[step.id].status = StepStatus.ROLLING_BACK
+    ex._emit(EventType.ROLLBACK_STEP_STARTED, step.id, action=ex.masker(command))
     env = ex._process_env(step, render)
     env["OPSBOOK_OUTPUT"] = str(ex.workdir / f"{step.id}.rollback.out")
     if step.rollback:
@@ -132,24 +142,25 @@ def rollback_step(ex: Executor, step: Step) -> bool:
         if undone.message:
             ctx.log(undone.message)
         exit_code, ok = undone.exit_code, undone.ok
-    status = "rolled_back" if ok else "rollback_failed"
+    status = StepStatus.ROLLED_BACK if ok else StepStatus.ROLLBACK_FAILED
+    event = EventType.STEP_ROLLED_BACK if ok else EventType.STEP_ROLLBACK_FAILED
     end = time.time()
     with ex._txn(end) as conn:
         q.finish_attempt(
             conn,
             ex.run_id,
             step.id,
-            "rollback",
+            Phase.ROLLBACK,
             attempt,
-            status="succeeded" if ok else "failed",
+            status=StepStatus.SUCCEEDED if ok else StepStatus.FAILED,
             finished_at=end,
             exit_code=exit_code,
             output=output.text(),
         )
-        q.set_step(conn, ex.run_id, step.id, status=status)
+        q.step_transition(conn, ex.run_id, step.id, from_={StepStatus.ROLLING_BACK}, to=status)
         chain.append(
             conn,
-            f"step_{status}",
+            event,
             run_id=ex.run_id,
             step_id=step.id,
             actor=ex.s.operator,
@@ -157,7 +168,7 @@ def rollback_step(ex: Executor, step: Step) -> bool:
         )
     ex.state[step.id].status = status
     ex._emit(
-        f"step_{status}",
+        event,
         step.id,
         duration=end - now,
         exit_code=exit_code,

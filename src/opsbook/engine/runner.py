@@ -31,7 +31,8 @@ from opsbook import environ
 from opsbook.engine import rollback
 from opsbook.engine.observe import Observer, RunEvent
 from opsbook.engine.output import CappedOutput
-from opsbook.errors import LeaseLost, OpsbookError
+from opsbook.engine.states import DONE, EventType, Halt, Phase, RunStatus, StepStatus
+from opsbook.errors import LeaseLost, OpsbookError, StateMoved
 from opsbook.masking import Masker
 from opsbook.plan import confirm_items, expression_context
 from opsbook.spec import expressions as ex
@@ -46,7 +47,6 @@ from opsbook.store import runs as q
 
 LEASE_ENV = "OPSBOOK_LEASE_SECONDS"
 CONCURRENCY_ENV = "OPSBOOK_CONCURRENCY"
-DONE = ("succeeded", "skipped")
 LOST = (
     "another process took this run over (this one's lease expired or was taken);"
     " this process stopped its steps and wrote nothing more"
@@ -65,7 +65,7 @@ class Outcome:
     """How an executor left a run."""
 
     run_id: str
-    status: str
+    status: RunStatus | Halt
     message: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
     waiting_on: list[str] = field(default_factory=list)
@@ -73,7 +73,7 @@ class Outcome:
 
 @dataclass
 class StepState:
-    status: str
+    status: StepStatus
     attempts: int = 0
     outputs: dict[str, str] = field(default_factory=dict)
     result: dict[str, Any] = field(default_factory=dict)
@@ -136,10 +136,17 @@ class Executor:
         heartbeat = threading.Thread(target=self._heartbeat, daemon=True)
         heartbeat.start()
         try:
-            return self._execute()
+            try:
+                return self._execute()
+            except StateMoved as moved:
+                # An abort committed after this executor last read the run: the guarded write
+                # of the run's next state saw it. Honour it instead of overwriting it.
+                if moved.current != RunStatus.ABORTING:
+                    raise
+                return self._aborted()
         except LeaseLost:
-            self._emit("lease_lost", None, message=LOST)
-            return Outcome(self.run_id, "lease_lost", LOST)
+            self._emit(EventType.LEASE_LOST, None, message=LOST)
+            return Outcome(self.run_id, Halt.LEASE_LOST, LOST)
         except KeyboardInterrupt:
             return self._interrupted()
         finally:
@@ -155,7 +162,7 @@ class Executor:
         for sid in self.order:
             row = rows.get(sid)
             self.state[sid] = StepState(
-                status=row.status if row else "pending",
+                status=StepStatus(row.status) if row else StepStatus.PENDING,
                 attempts=row.attempts if row else 0,
                 outputs=dict(row.outputs or {}) if row else {},
                 result=dict(row.result or {}) if row else {},
@@ -163,7 +170,7 @@ class Executor:
                 wake_at=row.wake_at if row else None,
             )
         self._emit(
-            "run_resumed" if run.started_at else "run_started",
+            EventType.RUN_RESUMED if run.started_at else EventType.RUN_STARTED,
             None,
             runbook=run.runbook,
             environment=run.environment,
@@ -172,9 +179,9 @@ class Executor:
         if run.started_at is None:
             with self._txn() as conn:
                 q.set_run(conn, self.run_id, started_at=time.time())
-        if run.status in ("aborting", "rolling_back"):
+        if run.status in (RunStatus.ABORTING, RunStatus.ROLLING_BACK):
             reason = (run.summary or {}).get("reason", "aborted")
-            return self._rollback_and_finish(reason, aborted=run.status == "aborting")
+            return self._rollback_and_finish(reason, aborted=run.status == RunStatus.ABORTING)
         attention = self._recover()
         if attention:
             return self._needs_attention(attention)
@@ -188,23 +195,34 @@ class Executor:
             raise LeaseLost(LOST, run=self.run_id)
         with self.store.begin() as conn:
             row = q.get_run(conn, self.run_id)
-        if row.status == "aborting" or self.abort.is_set():
-            reason = (row.summary or {}).get("reason", "aborted by an operator")
-            return self._rollback_and_finish(reason, aborted=True)
+        if row.status == RunStatus.ABORTING or self.abort.is_set():
+            return self._aborted()
+        return self._end_of_schedule(failure)
+
+    def _end_of_schedule(self, failure: str | None) -> Outcome:
         if failure:
             return self._rollback_and_finish(failure, aborted=False)
-        paused = [sid for sid in self.order if self.state[sid].status == "waiting"]
+        paused = [sid for sid in self.order if self.state[sid].status == StepStatus.WAITING]
         if paused:
             return self._pause(paused)
-        stuck = [sid for sid in self.order if self.state[sid].status not in (*DONE, "failed")]
+        stuck = [
+            sid for sid in self.order if self.state[sid].status not in (*DONE, StepStatus.FAILED)
+        ]
         if stuck:  # never expected; refuse to call a run done that did not do everything
             return self._rollback_and_finish(
                 "steps never became ready: " + ", ".join(stuck), aborted=False
             )
-        return self._finish("succeeded", "all steps done", {})
+        return self._finish(RunStatus.SUCCEEDED, "all steps done", {})
+
+    def _aborted(self) -> Outcome:
+        with self.store.begin() as conn:
+            row = q.get_run(conn, self.run_id)
+        reason = (row.summary or {}).get("reason", "aborted by an operator")
+        return self._rollback_and_finish(reason, aborted=True)
 
     def _failed(self, sid: str) -> bool:
-        return self.state[sid].status == "failed" and not self.by_id[sid].continue_on_error
+        failed = self.state[sid].status == StepStatus.FAILED
+        return failed and not self.by_id[sid].continue_on_error
 
     # ----- recovery ------------------------------------------------------------------------
 
@@ -213,16 +231,20 @@ class Executor:
         attention: list[str] = []
         for sid in self.order:
             st = self.state[sid]
-            if st.status == "waiting":  # a gate or a paused timer: look again
-                self._set_step(sid, "pending", event="step_rechecked")
-            elif st.status in ("running", "interrupted"):
+            if st.status == StepStatus.WAITING:  # a gate or a paused timer: look again
+                self._set_step(sid, StepStatus.PENDING, event=EventType.STEP_RECHECKED)
+            elif st.status in (StepStatus.RUNNING, StepStatus.INTERRUPTED):
                 step = self.by_id[sid]
                 if get_kind(step.kind).safe_to_rerun or step.idempotent:
                     why = (
                         "idempotent" if step.idempotent else f"{step.kind} steps are safe to rerun"
                     )
                     self._set_step(
-                        sid, "pending", event="step_interrupted", action="rerun", reason=why
+                        sid,
+                        StepStatus.PENDING,
+                        event=EventType.STEP_INTERRUPTED,
+                        action="rerun",
+                        reason=why,
                     )
                 else:
                     attention.append(sid)
@@ -235,25 +257,32 @@ class Executor:
         )
         with self._txn() as conn:
             for sid in steps:
-                q.set_step(conn, self.run_id, sid, status="interrupted")
-                self.state[sid].status = "interrupted"
-            q.set_run(
+                q.step_transition(
+                    conn,
+                    self.run_id,
+                    sid,
+                    from_={StepStatus.RUNNING, StepStatus.INTERRUPTED},
+                    to=StepStatus.INTERRUPTED,
+                )
+                self.state[sid].status = StepStatus.INTERRUPTED
+            q.transition(
                 conn,
                 self.run_id,
-                status="needs_attention",
+                from_={RunStatus.RUNNING},
+                to=RunStatus.NEEDS_ATTENTION,
                 lease_owner=None,
                 lease_expires_at=None,
                 error=message,
             )
             chain.append(
                 conn,
-                "run_needs_attention",
+                EventType.RUN_NEEDS_ATTENTION,
                 run_id=self.run_id,
                 actor=self.s.operator,
                 data={"steps": steps},
             )
-        self._emit("run_needs_attention", None, steps=steps, message=message)
-        return Outcome(self.run_id, "needs_attention", message, {"interrupted": steps})
+        self._emit(EventType.RUN_NEEDS_ATTENTION, None, steps=steps, message=message)
+        return Outcome(self.run_id, RunStatus.NEEDS_ATTENTION, message, {"interrupted": steps})
 
     # ----- scheduling ----------------------------------------------------------------------
 
@@ -277,8 +306,8 @@ class Executor:
                         if not self._condition(step):
                             self._set_step(
                                 sid,
-                                "skipped",
-                                event="step_skipped",
+                                StepStatus.SKIPPED,
+                                event=EventType.STEP_SKIPPED,
                                 condition=step.if_ or "",
                                 finished_at=time.time(),
                             )
@@ -306,12 +335,15 @@ class Executor:
                         continue
                     self._mark_done(sid)
                     step = self.by_id[sid]
-                    if st.status == "failed" and not step.continue_on_error and failure is None:
+                    stops = st.status == StepStatus.FAILED and not step.continue_on_error
+                    if stops and failure is None:
                         failure = f"step {sid} failed: {st.result.get('message', '')}".rstrip(": ")
 
     def _ready(self, running: Any) -> list[str]:
         busy = set(running)
-        self.frontier = {sid for sid in self.frontier if self.state[sid].status == "pending"}
+        self.frontier = {
+            sid for sid in self.frontier if self.state[sid].status == StepStatus.PENDING
+        }
         return sorted(
             (sid for sid in self.frontier if sid not in busy), key=self.position.__getitem__
         )
@@ -328,7 +360,7 @@ class Executor:
         st = self.state[sid]
         if st.status in DONE:
             return True
-        return st.status == "failed" and self.by_id[sid].continue_on_error
+        return st.status == StepStatus.FAILED and self.by_id[sid].continue_on_error
 
     def _condition(self, step: Step) -> bool:
         if step.if_ is None:
@@ -354,9 +386,7 @@ class Executor:
             sid: {
                 "outputs": st.outputs,
                 "status": st.status,
-                "outcome": {"succeeded": "success", "failed": "failure", "skipped": "skipped"}.get(
-                    st.status, ""
-                ),
+                "outcome": _OUTCOME.get(st.status, ""),
             }
             for sid, st in self.state.items()
         }
@@ -429,7 +459,7 @@ class Executor:
                 break
             wait_for = delay * (step.retry.backoff**n)
             self._emit(
-                "step_retry",
+                EventType.STEP_RETRY,
                 step.id,
                 attempt=attempt,
                 delay=wait_for,
@@ -506,7 +536,7 @@ class Executor:
         def log(line: str) -> None:
             masked = self.masker(line)
             output.add(masked)
-            self._emit("step_output", sid, line=masked)
+            self._emit(EventType.STEP_OUTPUT, sid, line=masked)
 
         return log
 
@@ -515,27 +545,30 @@ class Executor:
         # The previous step's deferred end and this start append their events together.
         txn = self._txn(now, batch=True)
         with txn as conn:
-            values: dict[str, Any] = {
-                "status": "running",
-                "attempts": attempt,
-                "owner": self.s.owner,
-            }
+            values: dict[str, Any] = {"attempts": attempt, "owner": self.s.owner}
             if self.state[step.id].attempts == 0:
                 values["started_at"] = now
-            q.set_step(conn, self.run_id, step.id, **values)
+            q.step_transition(
+                conn,
+                self.run_id,
+                step.id,
+                from_={StepStatus.PENDING, StepStatus.RUNNING},
+                to=StepStatus.RUNNING,
+                **values,
+            )
             q.insert_attempt(
                 conn,
                 run_id=self.run_id,
                 step_id=step.id,
-                phase="execute",
+                phase=Phase.EXECUTE,
                 attempt=attempt,
-                status="running",
+                status=StepStatus.RUNNING,
                 started_at=now,
                 owner=self.s.owner,
             )
             txn.events.append(
                 chain.NewEvent(
-                    "step_started",
+                    EventType.STEP_STARTED,
                     self.s.operator,
                     self.run_id,
                     step.id,
@@ -544,8 +577,8 @@ class Executor:
                 )
             )
         st = self.state[step.id]
-        st.status, st.attempts = "running", attempt
-        self._emit("step_started", step.id, attempt=attempt, kind=step.kind, action=action)
+        st.status, st.attempts = StepStatus.RUNNING, attempt
+        self._emit(EventType.STEP_STARTED, step.id, attempt=attempt, kind=step.kind, action=action)
 
     def _finish_attempt(
         self,
@@ -569,10 +602,10 @@ class Executor:
         message = self.masker(result.message)
         outputs = {k: self.masker(v) for k, v in result.outputs.items()}
         if result.paused:
-            attempt_status = step_status = "waiting"
+            attempt_status = step_status = StepStatus.WAITING
         else:
-            attempt_status = "succeeded" if result.ok else "failed"
-            step_status = attempt_status if final else "running"
+            attempt_status = StepStatus.SUCCEEDED if result.ok else StepStatus.FAILED
+            step_status = attempt_status if final else StepStatus.RUNNING
         record = {
             "message": message,
             "exit_code": result.exit_code,
@@ -580,9 +613,11 @@ class Executor:
             "data": self.masker.mask_data(result.data),
         }
         event = (
-            ("gate_waiting" if self._asks(step.id) else "step_paused")
+            (EventType.GATE_WAITING if self._asks(step.id) else EventType.STEP_PAUSED)
             if result.paused
-            else (f"step_{attempt_status}" if final else "step_attempt_failed")
+            else _ATTEMPT_EVENT[attempt_status]
+            if final
+            else EventType.STEP_ATTEMPT_FAILED
         )
 
         def write(conn: Any, events: list[chain.NewEvent]) -> None:
@@ -590,7 +625,7 @@ class Executor:
                 conn,
                 self.run_id,
                 step.id,
-                "execute",
+                Phase.EXECUTE,
                 attempt,
                 status=attempt_status,
                 finished_at=now,
@@ -598,12 +633,19 @@ class Executor:
                 output=output.text(),
                 message=message,
             )
-            values: dict[str, Any] = {"status": step_status}
+            values: dict[str, Any] = {}
             if final:
                 values.update(
                     outputs=outputs, result=record, finished_at=None if result.paused else now
                 )
-            q.set_step(conn, self.run_id, step.id, **values)
+            q.step_transition(
+                conn,
+                self.run_id,
+                step.id,
+                from_={StepStatus.RUNNING},
+                to=step_status,
+                **values,
+            )
             events.append(
                 chain.NewEvent(
                     event,
@@ -692,7 +734,7 @@ class Executor:
                 sid, Decision(True, self.s.operator, "auto-approved (--yes)"), evidence
             )
         if self.s.ask is not None:
-            self._emit("gate_asking", sid, items=items)
+            self._emit(EventType.GATE_ASKING, sid, items=items)
             with self.ask_lock:
                 decision = self.s.ask(sid, items, evidence)
             if decision.approved is not None:
@@ -722,7 +764,7 @@ class Executor:
             )
             chain.append(
                 conn,
-                f"gate_{verb}",
+                EventType.GATE_APPROVED if decision.approved else EventType.GATE_REJECTED,
                 run_id=self.run_id,
                 step_id=sid,
                 actor=decision.operator,
@@ -744,58 +786,64 @@ class Executor:
     # ----- rollback ------------------------------------------------------------------------
 
     def _rollback_and_finish(self, reason: str, *, aborted: bool) -> Outcome:
+        if aborted:
+            from_, to = {RunStatus.ABORTING}, RunStatus.ABORTING
+        else:
+            from_, to = {RunStatus.RUNNING, RunStatus.ROLLING_BACK}, RunStatus.ROLLING_BACK
         with self._txn() as conn:
-            q.set_run(
+            q.transition(
                 conn,
                 self.run_id,
-                status="rolling_back" if not aborted else "aborting",
+                from_=from_,
+                to=to,
                 summary={"reason": reason},
                 error=self.masker(reason),
             )
             chain.append(
                 conn,
-                "rollback_started",
+                EventType.ROLLBACK_STARTED,
                 run_id=self.run_id,
                 actor=self.s.operator,
                 data={"reason": self.masker(reason)},
             )
-        self._emit("rollback_started", None, reason=self.masker(reason))
+        self._emit(EventType.ROLLBACK_STARTED, None, reason=self.masker(reason))
         summary = rollback.undo(self)
         summary["reason"] = self.masker(reason)
         if aborted:
-            status = "aborted"
+            status = RunStatus.ABORTED
         elif summary["stopped_at"] or summary["rollback_failed"]:
-            status = "failed"
+            status = RunStatus.FAILED
         else:
-            status = "rolled_back"
+            status = RunStatus.ROLLED_BACK
         return self._finish(status, rollback.message(reason, summary), summary)
 
     # ----- endings -------------------------------------------------------------------------
 
-    def _finish(self, status: str, message: str, summary: dict[str, Any]) -> Outcome:
+    def _finish(self, status: RunStatus, message: str, summary: dict[str, Any]) -> Outcome:
         now = time.time()
         message = self.masker(message)
         with self._txn(now) as conn:
-            q.set_run(
+            q.transition(
                 conn,
                 self.run_id,
-                status=status,
+                from_=_FINISH_FROM[status],
+                to=status,
                 finished_at=now,
                 lock_key=None,
                 lease_owner=None,
                 lease_expires_at=None,
                 summary=summary,
-                error=None if status == "succeeded" else message,
+                error=None if status == RunStatus.SUCCEEDED else message,
             )
             chain.append(
                 conn,
-                "run_finished",
+                EventType.RUN_FINISHED,
                 run_id=self.run_id,
                 actor=self.s.operator,
                 at=now,
                 data={"status": status, "message": message},
             )
-        self._emit("run_finished", None, status=status, message=message, summary=summary)
+        self._emit(EventType.RUN_FINISHED, None, status=status, message=message, summary=summary)
         return Outcome(self.run_id, status, message, summary)
 
     def _interrupted(self) -> Outcome:
@@ -813,21 +861,32 @@ class Executor:
             with self._txn() as conn:
                 q.set_run(conn, self.run_id, lease_owner=None, lease_expires_at=None)
                 chain.append(
-                    conn, "run_interrupted", run_id=self.run_id, actor=self.s.operator, data={}
+                    conn,
+                    EventType.RUN_INTERRUPTED,
+                    run_id=self.run_id,
+                    actor=self.s.operator,
+                    data={},
                 )
         except LeaseLost:
             pass
-        self._emit("run_interrupted", None, message=message)
-        return Outcome(self.run_id, "interrupted", message)
+        self._emit(EventType.RUN_INTERRUPTED, None, message=message)
+        return Outcome(self.run_id, Halt.INTERRUPTED, message)
 
     def _pause(self, paused: list[str]) -> Outcome:
         gates = [sid for sid in paused if self._asks(sid)]
         timers = [sid for sid in paused if sid not in gates]
         with self._txn() as conn:
-            q.set_run(conn, self.run_id, status="waiting", lease_owner=None, lease_expires_at=None)
+            q.transition(
+                conn,
+                self.run_id,
+                from_={RunStatus.RUNNING},
+                to=RunStatus.WAITING,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
             chain.append(
                 conn,
-                "run_paused",
+                EventType.RUN_PAUSED,
                 run_id=self.run_id,
                 actor=self.s.operator,
                 data={"gates": gates, "timers": timers},
@@ -841,8 +900,8 @@ class Executor:
             for sid in timers
         ]
         message = ("waiting for a human: " if gates else "waiting: ") + "; ".join(parts)
-        self._emit("run_paused", None, gates=gates, timers=timers, message=message)
-        return Outcome(self.run_id, "waiting", message, waiting_on=paused)
+        self._emit(EventType.RUN_PAUSED, None, gates=gates, timers=timers, message=message)
+        return Outcome(self.run_id, RunStatus.WAITING, message, waiting_on=paused)
 
     # ----- plumbing ------------------------------------------------------------------------
 
@@ -850,13 +909,21 @@ class Executor:
         return _Fenced(self, time.time() if now is None else now, batch=batch)
 
     def _set_step(
-        self, sid: str, status: str, *, event: str, finished_at: float | None = None, **data: Any
+        self,
+        sid: str,
+        status: StepStatus,
+        *,
+        event: EventType,
+        finished_at: float | None = None,
+        **data: Any,
     ) -> None:
         with self._txn() as conn:
-            values: dict[str, Any] = {"status": status}
+            values: dict[str, Any] = {}
             if finished_at is not None:
                 values["finished_at"] = finished_at
-            q.set_step(conn, self.run_id, sid, **values)
+            q.step_transition(
+                conn, self.run_id, sid, from_={self.state[sid].status}, to=status, **values
+            )
             chain.append(
                 conn, event, run_id=self.run_id, step_id=sid, actor=self.s.operator, data=data
             )
@@ -865,7 +932,7 @@ class Executor:
             self.state[sid].finished_at = finished_at
         self._emit(event, sid, **data)
 
-    def _emit(self, type_: str, sid: str | None, **data: Any) -> None:
+    def _emit(self, type_: EventType, sid: str | None, **data: Any) -> None:
         self.s.observer(RunEvent(type_, self.run_id, sid, data))
 
     def _cancel_all(self) -> None:
@@ -883,13 +950,34 @@ class Executor:
                 self.lost.set()
                 self._cancel_all()
                 return
-            if status == "aborting" and not self.abort.is_set():
+            if status == RunStatus.ABORTING and not self.abort.is_set():
                 self.abort.set()
                 self._cancel_all()
 
 
 def _as_dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+_OUTCOME = {
+    StepStatus.SUCCEEDED: "success",
+    StepStatus.FAILED: "failure",
+    StepStatus.SKIPPED: "skipped",
+}
+"""A step's ``outcome`` as expressions see it (GitHub Actions' words)."""
+
+_ATTEMPT_EVENT = {
+    StepStatus.SUCCEEDED: EventType.STEP_SUCCEEDED,
+    StepStatus.FAILED: EventType.STEP_FAILED,
+}
+
+_FINISH_FROM = {
+    RunStatus.SUCCEEDED: {RunStatus.RUNNING},
+    RunStatus.ABORTED: {RunStatus.ABORTING},
+    RunStatus.FAILED: {RunStatus.ROLLING_BACK},
+    RunStatus.ROLLED_BACK: {RunStatus.ROLLING_BACK},
+}
+"""The state a run leaves when it ends in each final state."""
 
 
 def _inline(fn: Callable[[Step], StepState], step: Step) -> Future[StepState]:

@@ -11,8 +11,6 @@ from sqlalchemy import Connection, Table, select
 from opsbook.errors import RunNotFound
 from opsbook.store import events, schema
 
-ACTIVE = ("pending", "running", "waiting", "rolling_back", "needs_attention")
-
 
 @dataclass
 class RunSummary:

@@ -10,19 +10,24 @@ with ``BEGIN IMMEDIATE``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from opsbook.errors import EnvironmentLocked, InvalidState, LeaseLost, RunNotFound, StepNotFound
+from opsbook.engine import states
+from opsbook.engine.states import RunStatus, StepStatus
+from opsbook.errors import (
+    EnvironmentLocked,
+    InvalidState,
+    LeaseLost,
+    RunNotFound,
+    StateMoved,
+    StepNotFound,
+)
 from opsbook.store import driver, schema
 from opsbook.store.database import Store
-
-ACTIVE = ("running", "waiting", "needs_attention", "aborting", "rolling_back")
-"""Statuses of a run that still holds its environment lock."""
-FINISHED = ("succeeded", "failed", "rolled_back", "aborted")
 
 R = schema.runs
 S = schema.steps
@@ -52,7 +57,12 @@ def create_run(
                 conn.execute(
                     insert(S),
                     [
-                        {"run_id": run["id"], "step_id": sid, "status": "pending", "attempts": 0}
+                        {
+                            "run_id": run["id"],
+                            "step_id": sid,
+                            "status": StepStatus.PENDING,
+                            "attempts": 0,
+                        }
                         for sid in step_ids
                     ],
                 )
@@ -111,7 +121,7 @@ def acquire_lease(
     owner: str,
     now: float,
     ttl: float,
-    statuses: Sequence[str] = ("running", "aborting", "rolling_back"),
+    statuses: Collection[RunStatus] = states.LEASABLE,
 ) -> bool:
     """Take the run if nobody holds a live lease on it; True when this owner now holds it."""
     result = conn.execute(
@@ -119,7 +129,7 @@ def acquire_lease(
         .where(
             and_(
                 R.c.id == run_id,
-                R.c.status.in_(statuses),
+                R.c.status.in_(sorted(statuses)),
                 or_(
                     R.c.lease_owner.is_(None),
                     R.c.lease_expires_at < now,
@@ -154,14 +164,94 @@ def fence(conn: Connection, run_id: str, owner: str, now: float) -> None:
 
 
 def set_run(conn: Connection, run_id: str, **values: Any) -> None:
+    """Write columns of the run other than its status (see :func:`transition`)."""
+    _no_status(values)
     conn.execute(_SET_RUN, {"b_run": run_id, **values})
 
 
+def transition(
+    conn: Connection,
+    run_id: str,
+    *,
+    from_: Collection[RunStatus],
+    to: RunStatus,
+    **values: Any,
+) -> None:
+    """Move the run from one of ``from_`` to ``to`` (and write ``values``) in one guarded
+    ``UPDATE ... WHERE status IN (from_)``; StateMoved when the run is in another state by now.
+
+    IllegalTransition (a programming error) when the table in :mod:`opsbook.engine.states`
+    does not allow the move.
+    """
+    states.check_run(from_, to)
+    result = conn.execute(
+        update(R)
+        .where(and_(R.c.id == run_id, R.c.status.in_(sorted(from_))))
+        .values(status=to, **values)
+    )
+    if result.rowcount != 1:
+        current = conn.execute(select(R.c.status).where(R.c.id == run_id)).scalar()
+        if current is None:
+            raise RunNotFound(f"no run '{run_id}'", hint="list runs with `opsbook runs`")
+        raise StateMoved(
+            f"is {current} now, not {' or '.join(sorted(from_))}: it cannot become {to}",
+            current=current,
+            run=run_id,
+            hint=f"see `opsbook show {run_id}`",
+        )
+
+
 def set_step(conn: Connection, run_id: str, step_id: str, **values: Any) -> None:
+    """Write columns of a step other than its status (see :func:`step_transition`)."""
+    _no_status(values)
     sql = driver.update_sql(S, list(values), ("run_id", "step_id"))
     driver.execute(
         conn, sql, {**driver.encode(S, values), "w_run_id": run_id, "w_step_id": step_id}
     )
+
+
+def step_transition(
+    conn: Connection,
+    run_id: str,
+    step_id: str,
+    *,
+    from_: Collection[StepStatus],
+    to: StepStatus,
+    **values: Any,
+) -> None:
+    """Move a step from one of ``from_`` to ``to`` (and write ``values``), guarded like
+    :func:`transition`; StateMoved when the step is in another state by now."""
+    states.check_step(from_, to)
+    expected = sorted(from_)
+    columns = ["status", *values]
+    key = ("step_transition", tuple(columns), len(expected))
+    sql = _step_sql.get(key)
+    if sql is None:
+        sql = _step_sql[key] = driver.update_sql(S, columns, ("run_id", "step_id")) + (
+            f" AND status IN ({', '.join(f':f{i}' for i in range(len(expected)))})"
+        )
+    params = {**driver.encode(S, {"status": str(to), **values}), "w_run_id": run_id}
+    params.update({"w_step_id": step_id}, **{f"f{i}": str(f) for i, f in enumerate(expected)})
+    if driver.execute(conn, sql, params) != 1:
+        current = conn.execute(
+            select(S.c.status).where(and_(S.c.run_id == run_id, S.c.step_id == step_id))
+        ).scalar()
+        if current is None:
+            raise StepNotFound(f"run {run_id} has no step '{step_id}'", run=run_id)
+        raise StateMoved(
+            f"step {step_id} is {current} now, not {' or '.join(expected)}: it cannot become {to}",
+            current=current,
+            run=run_id,
+            step=step_id,
+        )
+
+
+_step_sql: dict[tuple[Any, ...], str] = {}
+
+
+def _no_status(values: dict[str, Any]) -> None:
+    if "status" in values:  # a programming error: status writes name the state they leave
+        raise ValueError("write a status with transition()/step_transition(), not set_*()")
 
 
 def insert_attempt(conn: Connection, **values: Any) -> None:
@@ -212,7 +302,7 @@ def claimable_runs(conn: Connection, now: float) -> list[str]:
     that is due; oldest first."""
     timer_due = (
         select(S.c.run_id)
-        .where(and_(S.c.run_id == R.c.id, S.c.status == "waiting", S.c.wake_at <= now))
+        .where(and_(S.c.run_id == R.c.id, S.c.status == StepStatus.WAITING, S.c.wake_at <= now))
         .exists()
     )
     rows = conn.execute(
@@ -220,10 +310,10 @@ def claimable_runs(conn: Connection, now: float) -> list[str]:
         .where(
             or_(
                 and_(
-                    R.c.status.in_(("running", "aborting", "rolling_back")),
+                    R.c.status.in_(sorted(states.LEASABLE)),
                     or_(R.c.lease_owner.is_(None), R.c.lease_expires_at < now),
                 ),
-                and_(R.c.status == "waiting", timer_due),
+                and_(R.c.status == RunStatus.WAITING, timer_due),
             )
         )
         .order_by(R.c.created_at)
