@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError
 
+from opsbook.engine.states import StepStatus
 from opsbook.errors import LeaseLost
 from opsbook.store import Store, driver, events, schema
 from opsbook.store import runs as q
@@ -54,7 +55,16 @@ def test_step_and_attempt_writes_read_back_through_sqlalchemy(
     _run(store)
     with store.begin() as conn:
         q.fence(conn, "r1", "me", 5.0)
-        q.set_step(conn, "r1", "s1", status="running", attempts=1, started_at=1.5, owner="me")
+        q.step_transition(
+            conn,
+            "r1",
+            "s1",
+            from_={StepStatus.PENDING},
+            to=StepStatus.RUNNING,
+            attempts=1,
+            started_at=1.5,
+            owner="me",
+        )
         q.insert_attempt(
             conn,
             run_id="r1",
@@ -69,11 +79,12 @@ def test_step_and_attempt_writes_read_back_through_sqlalchemy(
         q.finish_attempt(
             conn, "r1", "s1", "execute", 1, status="succeeded", output="ok\n", exit_code=0
         )
-        q.set_step(
+        q.step_transition(
             conn,
             "r1",
             "s1",
-            status="succeeded",
+            from_={StepStatus.RUNNING},
+            to=StepStatus.SUCCEEDED,
             outputs={"version": "2", "ünï": "ç"},
             result={"message": "", "data": {"n": [1, 2.5, None, True]}},
         )

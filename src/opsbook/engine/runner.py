@@ -193,10 +193,10 @@ class Executor:
         failure = self._schedule()
         if self.lost.is_set():
             raise LeaseLost(LOST, run=self.run_id)
-        with self.store.begin() as conn:
-            row = q.get_run(conn, self.run_id)
-        if row.status == RunStatus.ABORTING or self.abort.is_set():
+        if self.abort.is_set():
             return self._aborted()
+        # No read of the run's status here: an abort committed since the heartbeat last looked
+        # makes the guarded write of the next state fail, and execute() then rolls back.
         return self._end_of_schedule(failure)
 
     def _end_of_schedule(self, failure: str | None) -> Outcome:
@@ -699,15 +699,17 @@ class Executor:
             return True
         st = self.state[step.id]
         if decision.approved is None:
-            status, event = "waiting", "gate_waiting"
+            status, event = StepStatus.WAITING, EventType.GATE_WAITING
             st.result = {"message": "waiting for confirmation", "confirm": items}
         else:
-            status, event = "failed", "step_failed"
+            status, event = StepStatus.FAILED, EventType.STEP_FAILED
             note = f": {decision.note}" if decision.note else ""
             st.result = {"message": f"not confirmed: rejected by {decision.operator}{note}"}
             st.finished_at = time.time()
         with self._txn() as conn:
-            q.set_step(conn, self.run_id, step.id, status=status, result=st.result)
+            q.step_transition(
+                conn, self.run_id, step.id, from_={st.status}, to=status, result=st.result
+            )
             chain.append(
                 conn,
                 event,
@@ -1004,6 +1006,7 @@ class _Fenced:
         self.now = now
         self.batch = batch
         self.events: list[chain.NewEvent] = []
+        self.pending: list[Callable[[Any, list[chain.NewEvent]], None]] = []
         self._cm: Any = None
         self._conn: Any = None
 
@@ -1013,12 +1016,13 @@ class _Fenced:
         try:
             q.fence(conn, self.executor.run_id, self.executor.s.owner, self.now)
             with self.executor.deferred_lock:
-                pending, self.executor.deferred = self.executor.deferred, []
-            for write in pending:
+                self.pending, self.executor.deferred = self.executor.deferred, []
+            for write in self.pending:
                 write(conn, self.events)
             if not self.batch:
                 self._append_events()
         except BaseException as err:
+            self._rolled_back()
             self._cm.__exit__(type(err), err, err.__traceback__)
             if isinstance(err, LeaseLost):
                 self.executor.lost.set()
@@ -1031,9 +1035,23 @@ class _Fenced:
                 self._append_events()
             except BaseException as err:
                 # The transaction rolls back; the error (as the store translates it) propagates.
+                self._rolled_back()
                 self._cm.__exit__(type(err), err, err.__traceback__)
                 raise
-        return self._cm.__exit__(*exc)
+        else:
+            self._rolled_back()
+        try:
+            return self._cm.__exit__(*exc)
+        except BaseException:
+            self._rolled_back()
+            raise
+
+    def _rolled_back(self) -> None:
+        """The deferred writes this block took did not commit: the next block writes them (a
+        guarded write that lost to an abort must not take the previous step's end with it)."""
+        with self.executor.deferred_lock:
+            self.executor.deferred[:0] = self.pending
+        self.pending = []
 
     def _append_events(self) -> None:
         if self.events:

@@ -131,7 +131,7 @@ RUN_TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
 """Which run state may follow which. A state may always be written again over itself."""
 
 STEP_TRANSITIONS: Mapping[StepStatus, frozenset[StepStatus]] = {
-    S.PENDING: frozenset({S.RUNNING, S.SKIPPED, S.SUCCEEDED}),
+    S.PENDING: frozenset({S.RUNNING, S.SKIPPED, S.SUCCEEDED, S.WAITING, S.FAILED}),
     S.RUNNING: frozenset({S.PENDING, S.WAITING, S.SUCCEEDED, S.FAILED, S.INTERRUPTED}),
     S.WAITING: frozenset({S.PENDING}),
     S.SUCCEEDED: frozenset({S.ROLLING_BACK}),
@@ -142,7 +142,8 @@ STEP_TRANSITIONS: Mapping[StepStatus, frozenset[StepStatus]] = {
     S.ROLLED_BACK: frozenset(),
     S.ROLLBACK_FAILED: frozenset(),
 }
-"""Which step state may follow which (resolving an interrupted step may skip or complete it)."""
+"""Which step state may follow which. Resolving an interrupted step may skip or complete it; a
+step that asks a human first (``confirm:``) waits or fails before it ever runs."""
 
 
 class IllegalTransition(ValueError):
