@@ -74,11 +74,9 @@ def test_a_status_write_fails_loudly_when_the_state_moved(store_url: str) -> Non
             q.transition(conn, "r1", from_={RunStatus.RUNNING}, to=RunStatus.WAITING)
         assert moved.value.current == RunStatus.ABORTING
         assert "is aborting now, not running: it cannot become waiting" in str(moved.value)
-        with pytest.raises(StateMoved, match="step s1 is pending now, not running"):
-            with store.begin() as conn:
-                q.step_transition(
-                    conn, "r1", "s1", from_={StepStatus.RUNNING}, to=StepStatus.SUCCEEDED
-                )
+        moving = pytest.raises(StateMoved, match="step s1 is pending now, not running")
+        with moving, store.begin() as conn:
+            q.step_transition(conn, "r1", "s1", from_={StepStatus.RUNNING}, to=StepStatus.SUCCEEDED)
         with pytest.raises(ValueError, match="transition"), store.begin() as conn:
             q.set_run(conn, "r1", status="waiting")
         with store.begin() as conn:

@@ -95,7 +95,7 @@ def _start(
 
     try:
         outcome = start_run(store, loaded, schedule.runbook, schedule.env, schedule.params)
-        run_id, status = outcome.run_id, outcome.status
+        run_id, status = outcome.run_id, str(outcome.status)
     except OpsbookError as err:  # the environment is locked, a param is bad: say so, go on
         run_id, status = None, f"error: {err}"
     with store.begin() as conn:
