@@ -96,7 +96,7 @@ def start_run(
         ),
     )
     if queue:
-        return Outcome(run_id, "queued", "queued; a worker takes it")
+        return Outcome(run_id, Halt.QUEUED, "queued; a worker takes it")
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
     setup = Setup(

@@ -59,6 +59,7 @@ class Halt(StrEnum):
     INTERRUPTED = "interrupted"  # Ctrl-C: steps in flight were killed, the lease released
     LEASE_LOST = "lease_lost"  # another process took the run over
     ERROR = "error"  # a worker could not set the run up (e.g. its env file is gone)
+    QUEUED = "queued"  # created unleased for a worker to take; this process ran nothing
 
 
 class Phase(StrEnum):
