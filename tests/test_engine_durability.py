@@ -236,11 +236,11 @@ def test_a_stale_executor_cannot_write_after_a_takeover(tmp_path: Path, store_ur
                 .values(status="running", lease_owner="old", lease_expires_at=0.0)
             )
         with store.begin() as conn:
-            assert q.acquire_lease(conn, run.id, "new", time.time(), 30)
+            assert q.acquire_lease(conn, run.id, "new", 30)
         with pytest.raises(LeaseLost), store.begin() as conn:
             q.fence(conn, run.id, "old", time.time())
         with store.begin() as conn:
-            assert not q.acquire_lease(conn, run.id, "third", time.time(), 30)
+            assert not q.acquire_lease(conn, run.id, "third", 30)
     finally:
         store.close()
 
@@ -303,7 +303,7 @@ def test_the_heartbeat_keeps_a_live_run_from_being_taken_over(
     time.sleep(3.0)  # longer than the lease: without a heartbeat it would have expired
     run = only_run(store_url)
     taken = cli(root, store_url, "resume", run.id)
-    assert taken.returncode == 2 and "is being executed by" in taken.stderr
+    assert taken.returncode == 4 and "is being executed by" in taken.stderr
     (root / "go").write_text("")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, out + err

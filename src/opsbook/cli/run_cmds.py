@@ -109,6 +109,7 @@ def abort(
     """Stop a run cleanly and roll back its completed steps (never past an irreversible one)."""
     from opsbook.console.run import display_for
     from opsbook.engine import abort as abort_run
+    from opsbook.engine import raise_for_abort
     from opsbook.engine.identity import operator
 
     with display_for(json) as display:
@@ -119,6 +120,7 @@ def abort(
             observer=display.observe,
         )
     display.outcome(outcome)
+    raise_for_abort(outcome)
 
 
 @app.command()

@@ -122,6 +122,11 @@ class Display:
             return f"run {e.run_id} [cyan]paused[/cyan]: {escape(str(d.get('message', '')))}"
         if e.type == EventType.RUN_NEEDS_ATTENTION:
             return f"run {e.run_id} [yellow]needs attention[/yellow]: {escape(str(d['message']))}"
+        if e.type == EventType.HEARTBEAT_FAILED:
+            return (
+                f"run {e.run_id} [yellow]could not renew its lease[/yellow] for"
+                f" {d.get('failing', 0):.0f}s: {escape(str(d.get('message', '')))}"
+            )
         if e.type == EventType.LEASE_LOST:
             return f"run {e.run_id} [red]lease lost[/red]: {escape(str(d.get('message', '')))}"
         if e.type == EventType.WORKER_TOOK:

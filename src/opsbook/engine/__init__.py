@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from opsbook.engine.lifecycle import (
         abort,
         approve,
+        raise_for_abort,
         raise_for_outcome,
         resolve,
         resume_run,
@@ -30,6 +31,7 @@ _WHERE = {
     "Outcome": "runner",
     "abort": "lifecycle",
     "approve": "lifecycle",
+    "raise_for_abort": "lifecycle",
     "raise_for_outcome": "lifecycle",
     "resolve": "lifecycle",
     "resume_run": "lifecycle",
@@ -43,6 +45,7 @@ __all__ = [
     "RunEvent",
     "abort",
     "approve",
+    "raise_for_abort",
     "raise_for_outcome",
     "resolve",
     "resume_run",

@@ -46,5 +46,57 @@ def new_run_id() -> str:
 
 
 def new_owner() -> str:
-    """A lease owner id unique to this process and executor."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    """A lease owner id unique to this process and executor: ``host:pid:boot:token``.
+
+    Host, pid and the machine's boot id let another process on the same machine tell for sure
+    that the holder is gone (see :func:`holder_is_gone`) and take the run at once.
+    """
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{boot_id()}:{secrets.token_hex(4)}"
+
+
+def boot_id() -> str:
+    """This machine's boot id (Linux), shortened; ``-`` where there is none."""
+    try:
+        text = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii")
+    except OSError:
+        return "-"
+    return text.strip().replace("-", "")[:12] or "-"
+
+
+def holder_is_gone(owner: str) -> bool:
+    """True only when ``owner`` ran on this host since its last boot and its pid is not running.
+
+    Anything less certain (another machine, an older owner id, a pid that is alive, even if
+    reused by another program) is False: then only the lease's expiry frees the run.
+    """
+    parts = owner.split(":")
+    if len(parts) != 4 or not parts[1].isdigit():
+        return False
+    host, pid, boot, _ = parts
+    if host != socket.gethostname()[:60] or boot == "-" or boot != boot_id():
+        return False
+    return not _running(int(pid))
+
+
+def describe_holder(owner: str) -> str:
+    """``pid 4242 on web-1`` for an owner id (the id itself when it has another shape)."""
+    parts = owner.split(":")
+    if len(parts) == 4 and parts[1].isdigit():
+        return f"pid {parts[1]} on {parts[0]}"
+    return owner
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    try:  # a killed process its parent has not reaped yet is a zombie: gone
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True

@@ -14,14 +14,22 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsbook import environ
 from opsbook.engine import identity, states
 from opsbook.engine.observe import Observer, RunEvent, ignore
 from opsbook.engine.runner import Ask, Executor, Outcome, Setup, lease_seconds
 from opsbook.engine.states import ACTIVE, DONE, FINISHED, EventType, Halt, RunStatus, StepStatus
-from opsbook.errors import InvalidState, LeaseLost, OpsbookError, RunFailed, WaitingForHuman
+from opsbook.errors import (
+    InvalidState,
+    LeaseLost,
+    OpsbookError,
+    RunBusy,
+    RunFailed,
+    StateMoved,
+    WaitingForHuman,
+)
 from opsbook.masking import Masker
 from opsbook.plan import get_runbook, locks_environment, make_plan
 from opsbook.spec.loader import LoadedSpec, display_name, validate_text
@@ -29,6 +37,9 @@ from opsbook.steps.registry import get_kind
 from opsbook.store import Store
 from opsbook.store import events as chain
 from opsbook.store import runs as q
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 
 def start_run(
@@ -77,7 +88,6 @@ def start_run(
         "created_at": now,
         "updated_at": now,
         "lease_owner": None if queue else owner,
-        "lease_expires_at": None if queue else now + lease_seconds(),
         "lock_key": env_name if locks_environment(loaded, runbook) else None,
     }
     q.create_run(
@@ -94,6 +104,7 @@ def start_run(
                 "locks_environment": plan.locks_environment,
             },
         ),
+        lease_ttl=None if queue else lease_seconds(),
     )
     if queue:
         return Outcome(run_id, Halt.QUEUED, "queued; a worker takes it")
@@ -147,7 +158,6 @@ def resume_run(
     """Take over a run nobody is executing (crashed, paused at a gate, resolved) and continue."""
     run_id = full_run_id(store, run_id)
     owner = identity.new_owner()
-    now = time.time()
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
         if run.status in FINISHED:
@@ -158,19 +168,40 @@ def resume_run(
                 run=run_id,
                 hint=f"decide first: `opsbook resolve {run_id} STEP --rerun|--skip|--mark-done`",
             )
-        statuses = {*states.LEASABLE, RunStatus.WAITING}
-        if not q.acquire_lease(conn, run_id, owner, now, lease_seconds(), statuses):
-            raise InvalidState(
-                f"is being executed by {run.lease_owner} (lease valid for another"
-                f" {max(0.0, (run.lease_expires_at or now) - now):.0f}s)",
-                run=run_id,
-                hint="wait for it, or resume after that process stopped and its lease expired",
-            )
-        if run.status == RunStatus.WAITING:
-            q.transition(conn, run_id, from_={RunStatus.WAITING}, to=RunStatus.RUNNING)
-        chain.append(conn, EventType.RUN_LEASED, run_id=run_id, actor=owner, data={"by": "resume"})
-        run = q.get_run(conn, run_id)
+        run = _take(conn, run, owner, by="resume")
     return Executor(_setup_for(store, run, owner, observer, yes, ask)).execute()
+
+
+RESUMABLE = frozenset({*states.LEASABLE, RunStatus.WAITING})
+"""Run states `opsbook resume` and workers take over."""
+
+
+def _take(conn: Connection, run: Any, owner: str, *, by: str) -> Any:
+    """Lease ``run`` for ``owner`` and return it as leased; RunBusy names a live holder.
+
+    A lease that expired is free; so is one whose holder ran on this machine since its last
+    boot and whose process is gone (killed, crashed): that run is taken at once instead of
+    waiting out the lease.
+    """
+    gone = _gone_holder(run)
+    if not q.acquire_lease(conn, run.id, owner, lease_seconds(), RESUMABLE, take_from=gone):
+        raise RunBusy(
+            f"is being executed by {identity.describe_holder(run.lease_owner or '?')} since"
+            f" {q.utc_text(run.leased_at)}",
+            run=run.id,
+            hint="wait for it to finish, or stop it with `opsbook abort " + run.id + "`",
+        )
+    if run.status == RunStatus.WAITING:
+        q.transition(conn, run.id, from_={RunStatus.WAITING}, to=RunStatus.RUNNING)
+    data = {"by": by, **({"took_from_dead_holder": gone} if gone else {})}
+    chain.append(conn, EventType.RUN_LEASED, run_id=run.id, actor=owner, data=data)
+    return q.get_run(conn, run.id)
+
+
+def _gone_holder(run: Any) -> str | None:
+    """The run's lease holder when it is provably gone (see identity.holder_is_gone)."""
+    holder: str | None = run.lease_owner
+    return holder if holder is not None and identity.holder_is_gone(holder) else None
 
 
 def approve(
@@ -317,12 +348,13 @@ def abort(store: Store, run_id: str, *, operator: str, observer: Observer = igno
     """Stop a run cleanly and roll it back; if another process executes it, ask it to."""
     run_id = full_run_id(store, run_id)
     owner = identity.new_owner()
-    now = time.time()
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
         if run.status in FINISHED:
             raise InvalidState(f"already finished ({run.status})", run=run_id)
-        live = run.lease_owner is not None and (run.lease_expires_at or 0) >= now
+        gone = _gone_holder(run)
+        expires = run.lease_expires_at or 0.0
+        live = run.lease_owner is not None and not gone and expires >= q.db_now(conn)
         q.transition(
             conn,
             run_id,
@@ -338,7 +370,7 @@ def abort(store: Store, run_id: str, *, operator: str, observer: Observer = igno
                 f"abort requested; {run.lease_owner} stops and rolls back within"
                 f" {lease_seconds() / 3:.0f}s",
             )
-        q.acquire_lease(conn, run_id, owner, now, lease_seconds(), {RunStatus.ABORTING})
+        q.acquire_lease(conn, run_id, owner, lease_seconds(), {RunStatus.ABORTING}, take_from=gone)
         run = q.get_run(conn, run_id)
     return Executor(_setup_for(store, run, owner, observer, False, None)).execute()
 
@@ -366,18 +398,17 @@ def work(
         took = False
         with store.begin() as conn:
             candidates = q.claimable_runs(conn, time.time())
+            # Runs whose holder died on this machine need not wait for their lease to expire.
+            candidates += [
+                r for r, holder in q.live_leases(conn) if identity.holder_is_gone(holder)
+            ]
         for run_id in candidates:
             owner = identity.new_owner()
-            statuses = {*states.LEASABLE, RunStatus.WAITING}
-            with store.begin() as conn:
-                if not q.acquire_lease(conn, run_id, owner, time.time(), lease_seconds(), statuses):
-                    continue  # another worker was faster
-                if q.get_run(conn, run_id).status == RunStatus.WAITING:  # a timer came due
-                    q.transition(conn, run_id, from_={RunStatus.WAITING}, to=RunStatus.RUNNING)
-                chain.append(
-                    conn, EventType.RUN_LEASED, run_id=run_id, actor=owner, data={"by": "worker"}
-                )
-                run = q.get_run(conn, run_id)
+            try:
+                with store.begin() as conn:
+                    run = _take(conn, q.get_run(conn, run_id), owner, by="worker")
+            except (RunBusy, StateMoved):
+                continue  # another worker was faster
             took = True
             observer(RunEvent(EventType.WORKER_TOOK, run_id, None, {"owner": owner}))
             try:
@@ -397,6 +428,16 @@ def work(
         if not took:
             time.sleep(poll)
     return WorkerReport(executed)
+
+
+def raise_for_abort(outcome: Outcome) -> None:
+    """`opsbook abort`'s exit code: 0 when the run stopped and was rolled back as far as it may
+    be (or its executor was asked to do it), 1 when a rollback failed or the run was lost."""
+    if outcome.status == RunStatus.ABORTING:
+        return
+    if outcome.status == RunStatus.ABORTED and not outcome.summary.get("rollback_failed"):
+        return
+    raise RunFailed(f"{outcome.status}: {outcome.message}", run=outcome.run_id)
 
 
 def raise_for_outcome(outcome: Outcome) -> None:

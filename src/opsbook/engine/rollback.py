@@ -7,7 +7,6 @@ crash during it is continued by ``opsbook resume``; a rollback that was in fligh
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,6 +69,7 @@ def undo(ex: Executor) -> dict[str, Any]:
             continue
         if not rollback_step(ex, step):
             summary["rollback_failed"] = sid
+            summary["cancelled"] = ex.rollback_cancel.is_set()
             summary["not_rolled_back"] = mattering(done[i:])
             break
         summary["rolled_back"].append(sid)
@@ -123,7 +123,7 @@ def rollback_step(ex: Executor, step: Step) -> bool:
             env=env,
             log=ex._logger(step.id, output),
             timeout=step.timeout,
-            cancelled=threading.Event(),
+            cancelled=ex.rollback_cancel,
             secrets=ex.masker.secrets,
         )
         Path(env["OPSBOOK_OUTPUT"]).unlink(missing_ok=True)
@@ -133,12 +133,15 @@ def rollback_step(ex: Executor, step: Step) -> bool:
         ok = result.exit_code == 0 and not result.timed_out and not result.error
     else:
         ctx = ex.step_context(step, attempt, env, render, output)
+        ctx.cancelled = ex.rollback_cancel
         try:
             undone = kind.rollback(
                 ctx, step.config, dict(ex.state[step.id].result.get("data") or {})
             )
         except OpsbookError as err:
             undone = StepResult(ok=False, message=str(err))
+        except Exception as err:  # a kind's bug fails the rollback, not the executor
+            undone = StepResult(ok=False, message=f"{type(err).__name__}: {err}")
         if undone.message:
             ctx.log(undone.message)
         exit_code, ok = undone.exit_code, undone.ok
@@ -189,8 +192,9 @@ def message(reason: str, summary: dict[str, Any]) -> str:
             " again) instead"
         )
     if summary["rollback_failed"]:
+        how = "was cancelled" if summary.get("cancelled") else "failed"
         parts.append(
-            f"rollback of {summary['rollback_failed']} failed; not rolled back: "
+            f"rollback of {summary['rollback_failed']} {how}; not rolled back: "
             + ", ".join(summary["not_rolled_back"])
         )
     if summary["no_rollback"]:

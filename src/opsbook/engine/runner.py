@@ -128,6 +128,10 @@ class Executor:
         self.deferred: list[Callable[[Any, list[chain.NewEvent]], None]] = []
         self.deferred_lock = threading.Lock()
         self.stop_heartbeat = threading.Event()
+        self.lost_because = ""
+        """Why the lease counts as lost when this process could not renew it."""
+        self.rollback_cancel = threading.Event()
+        """Set with the steps' cancel events: stops the rollback command in flight."""
         self.workdir = Path(tempfile.mkdtemp(prefix=f"opsbook-{self.run_id}-"))
 
     # ----- the whole run -------------------------------------------------------------------
@@ -145,8 +149,9 @@ class Executor:
                     raise
                 return self._aborted()
         except LeaseLost:
-            self._emit(EventType.LEASE_LOST, None, message=LOST)
-            return Outcome(self.run_id, Halt.LEASE_LOST, LOST)
+            message = f"{LOST} ({self.lost_because})" if self.lost_because else LOST
+            self._emit(EventType.LEASE_LOST, None, message=message)
+            return Outcome(self.run_id, Halt.LEASE_LOST, message)
         except KeyboardInterrupt:
             return self._interrupted()
         finally:
@@ -788,7 +793,11 @@ class Executor:
     # ----- rollback ------------------------------------------------------------------------
 
     def _rollback_and_finish(self, reason: str, *, aborted: bool) -> Outcome:
+        # A rollback has its own cancel event: steps cancelled a moment ago must not cancel
+        # it, but a lost lease or an abort arriving from now on must.
+        self.rollback_cancel = threading.Event()
         if aborted:
+            self.abort.set()  # the heartbeat seeing "aborting" is not news: do not cancel
             from_, to = {RunStatus.ABORTING}, RunStatus.ABORTING
         else:
             from_, to = {RunStatus.RUNNING, RunStatus.ROLLING_BACK}, RunStatus.ROLLING_BACK
@@ -811,7 +820,7 @@ class Executor:
         self._emit(EventType.ROLLBACK_STARTED, None, reason=self.masker(reason))
         summary = rollback.undo(self)
         summary["reason"] = self.masker(reason)
-        if aborted:
+        if aborted or self.abort.is_set():  # an abort during the rollback stopped it
             status = RunStatus.ABORTED
         elif summary["stopped_at"] or summary["rollback_failed"]:
             status = RunStatus.FAILED
@@ -940,19 +949,28 @@ class Executor:
     def _cancel_all(self) -> None:
         for ctx in list(self.contexts.values()):
             ctx.cancelled.set()
+        self.rollback_cancel.set()
 
     def _heartbeat(self) -> None:
+        renewed = time.monotonic()
         while not self.stop_heartbeat.wait(self.ttl / 3):
             try:
                 with self.store.begin() as conn:
-                    status = q.renew_lease(conn, self.run_id, self.s.owner, time.time(), self.ttl)
-            except OpsbookError:
-                continue  # the store is briefly unavailable; the lease may still hold
+                    status = q.renew_lease(conn, self.run_id, self.s.owner, self.ttl)
+            except Exception as err:  # any failure must show, not end this thread silently
+                failing = time.monotonic() - renewed
+                self._emit(EventType.HEARTBEAT_FAILED, None, message=str(err), failing=failing)
+                if failing + self.ttl / 3 < self.ttl:
+                    continue  # the lease still holds: try again
+                self.lost_because = f"the lease could not be renewed for {failing:.0f}s: {err}"
+                status = None
+            else:
+                renewed = time.monotonic()
             if status is None:
                 self.lost.set()
                 self._cancel_all()
                 return
-            if status == RunStatus.ABORTING and not self.abort.is_set():
+            if status == RunStatus.ABORTING and not self.abort.is_set():  # asked to stop
                 self.abort.set()
                 self._cancel_all()
 

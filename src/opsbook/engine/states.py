@@ -81,6 +81,7 @@ class EventType(StrEnum):
     RUN_INTERRUPTED = "run_interrupted"
     RUN_FINISHED = "run_finished"
     LEASE_LOST = "lease_lost"
+    HEARTBEAT_FAILED = "heartbeat_failed"
     ABORT_REQUESTED = "abort_requested"
     STEP_STARTED = "step_started"
     STEP_OUTPUT = "step_output"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, insert, inspect, select
+from sqlalchemy import Connection, insert, inspect, select, text
 
 from opsbook.errors import StoreVersionError
 from opsbook.store import schema
@@ -71,8 +71,17 @@ def _v5(conn: Connection) -> None:
     )
 
 
+def _v3(conn: Connection) -> None:
+    # A store made by this version already has the column (version 1 creates runs from
+    # schema.py); one made before gets it added.
+    columns = {c["name"] for c in inspect(conn).get_columns(schema.runs.name)}
+    if "leased_at" not in columns:
+        conn.execute(text(f"ALTER TABLE {schema.runs.name} ADD COLUMN leased_at FLOAT"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "runs, steps, attempts, approvals, hash-chained events", _v1),
+    (3, "runs: when the lease holder took the run (leased_at)", _v3),
     (5, "monitoring: alerts, outbox, notify groups, silences, leases, samples", _v5),
     (6, "incidents, pages, schedule claims, handoffs; events by time", _v6),
     (7, "feature flag states and their changes", _v7),

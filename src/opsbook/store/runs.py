@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from opsbook.engine import states
@@ -46,12 +46,18 @@ def create_run(
     step_ids: Sequence[str],
     *,
     event: tuple[str, dict[str, Any]],
+    lease_ttl: float | None,
 ) -> None:
-    """Insert a run and its pending steps; EnvironmentLocked when another run holds the env."""
+    """Insert a run (leased by ``run["lease_owner"]`` for ``lease_ttl`` seconds of the
+    database's clock; None: unleased) and its pending steps; EnvironmentLocked when another run
+    holds the env."""
     from opsbook.store import events
 
     try:
         with store.begin() as conn:
+            if lease_ttl is not None:
+                now = db_now(conn)
+                run = {**run, "lease_expires_at": now + lease_ttl, "leased_at": now}
             conn.execute(insert(R).values(**run))
             if step_ids:
                 conn.execute(
@@ -82,15 +88,18 @@ def create_run(
         raise EnvironmentLocked(
             f"environment '{holder.environment}' is held by run {holder.id}"
             f" ({holder.runbook}, status {holder.status}) started by {holder.operator}"
-            f" since {_when(holder.created_at)}",
+            f" since {utc_text(holder.created_at)}",
             hint=f"wait for it to finish, or `opsbook resume {holder.id}` /"
             f" `opsbook abort {holder.id}` if it was interrupted",
         ) from None
 
 
-def _when(ts: float) -> str:
+def utc_text(ts: float | None) -> str:
+    """``2026-11-22 03:01:39 UTC`` for a stored time (``an unknown time`` for none)."""
     import datetime as dt
 
+    if ts is None:
+        return "an unknown time"
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -115,39 +124,63 @@ def get_step(conn: Connection, run_id: str, step_id: str) -> Row[Any]:
     return row
 
 
+def db_now(conn: Connection) -> float:
+    """The database's clock, in UNIX seconds.
+
+    Every lease is written and compared on this one clock, so processes on machines whose
+    clocks disagree (sharing a PostgreSQL store) never see a live lease as expired.
+    """
+    if conn.dialect.name == "postgresql":
+        sql = "SELECT extract(epoch from clock_timestamp())"
+    else:
+        sql = "SELECT (julianday('now') - 2440587.5) * 86400.0"
+    return float(conn.execute(text(sql)).scalar_one())
+
+
 def acquire_lease(
     conn: Connection,
     run_id: str,
     owner: str,
-    now: float,
     ttl: float,
     statuses: Collection[RunStatus] = states.LEASABLE,
+    *,
+    take_from: str | None = None,
 ) -> bool:
-    """Take the run if nobody holds a live lease on it; True when this owner now holds it."""
+    """Take the run if nobody holds a live lease on it (or its holder is ``take_from``, known to
+    be gone); True when this owner now holds it. Times are the database's."""
+    now = db_now(conn)
+    free = [R.c.lease_owner.is_(None), R.c.lease_expires_at < now, R.c.lease_owner == owner]
+    if take_from is not None:
+        free.append(R.c.lease_owner == take_from)
     result = conn.execute(
         update(R)
-        .where(
-            and_(
-                R.c.id == run_id,
-                R.c.status.in_(sorted(statuses)),
-                or_(
-                    R.c.lease_owner.is_(None),
-                    R.c.lease_expires_at < now,
-                    R.c.lease_owner == owner,
-                ),
-            )
-        )
-        .values(lease_owner=owner, lease_expires_at=now + ttl, updated_at=now)
+        .where(and_(R.c.id == run_id, R.c.status.in_(sorted(statuses)), or_(*free)))
+        .values(lease_owner=owner, lease_expires_at=now + ttl, leased_at=now, updated_at=now)
     )
     return result.rowcount == 1
 
 
-def renew_lease(conn: Connection, run_id: str, owner: str, now: float, ttl: float) -> str | None:
-    """Extend the lease; the run's status, or None when the lease was lost."""
+def live_leases(conn: Connection) -> list[tuple[str, str]]:
+    """(run id, holder) of runs an executor holds a lease on that has not expired."""
+    now = db_now(conn)
+    rows = conn.execute(
+        select(R.c.id, R.c.lease_owner).where(
+            and_(
+                R.c.status.in_(sorted(states.LEASABLE)),
+                R.c.lease_owner.is_not(None),
+                R.c.lease_expires_at >= now,
+            )
+        )
+    ).all()
+    return [(row.id, row.lease_owner) for row in rows]
+
+
+def renew_lease(conn: Connection, run_id: str, owner: str, ttl: float) -> str | None:
+    """Extend the lease (database clock); the run's status, or None when the lease was lost."""
     result = conn.execute(
         update(R)
         .where(and_(R.c.id == run_id, R.c.lease_owner == owner))
-        .values(lease_expires_at=now + ttl)
+        .values(lease_expires_at=db_now(conn) + ttl)
     )
     if result.rowcount != 1:
         return None
@@ -298,8 +331,9 @@ def insert_approval(conn: Connection, **values: Any) -> None:
 
 
 def claimable_runs(conn: Connection, now: float) -> list[str]:
-    """Runs a worker may take: running (or aborting) with no live lease, or paused on a timer
-    that is due; oldest first."""
+    """Runs a worker may take: running (or aborting) with no live lease (database clock), or
+    paused on a timer due at ``now``; oldest first."""
+    expired = db_now(conn)
     timer_due = (
         select(S.c.run_id)
         .where(and_(S.c.run_id == R.c.id, S.c.status == StepStatus.WAITING, S.c.wake_at <= now))
@@ -311,7 +345,7 @@ def claimable_runs(conn: Connection, now: float) -> list[str]:
             or_(
                 and_(
                     R.c.status.in_(sorted(states.LEASABLE)),
-                    or_(R.c.lease_owner.is_(None), R.c.lease_expires_at < now),
+                    or_(R.c.lease_owner.is_(None), R.c.lease_expires_at < expired),
                 ),
                 and_(R.c.status == RunStatus.WAITING, timer_due),
             )

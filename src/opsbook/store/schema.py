@@ -51,6 +51,7 @@ runs = Table(
     Column("lease_owner", String(100)),
     Column("lease_expires_at", Float),
     Column("lock_key", String(200)),
+    Column("leased_at", Float),  # when the current holder took the lease (database clock)
     Column("error", Text),
     Column("summary", JSON),
     # One active run per environment: lock_key holds the environment while a run that changes
