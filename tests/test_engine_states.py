@@ -14,6 +14,7 @@ from opsbook.engine import states
 from opsbook.engine.observe import RunEvent
 from opsbook.engine.states import EventType, RunStatus, StepStatus
 from opsbook.errors import StateMoved
+from opsbook.plan import make_plan
 from opsbook.spec.loader import load_spec
 from opsbook.store import Store, open_store, schema
 from opsbook.store import runs as q
@@ -121,9 +122,8 @@ def test_an_abort_committed_after_the_executor_decided_is_never_lost(
             aborted.append(requested.status)
 
     try:
-        outcome = start_run(
-            store, load_spec(root / "opsbook.yaml"), "release", "local", {}, observer=observer
-        )
+        plan = make_plan(load_spec(root / "opsbook.yaml"), "release", "local", {})
+        outcome = start_run(store, plan, observer=observer)
         assert aborted == [RunStatus.ABORTING]
         assert outcome.status == RunStatus.ABORTED, outcome.message
         assert (root / "side.txt").read_text().split() == ["built", "unbuilt"]
@@ -138,3 +138,27 @@ def test_an_abort_committed_after_the_executor_decided_is_never_lost(
         assert kinds.index(EventType.ABORT_REQUESTED) < kinds.index(EventType.ROLLBACK_STARTED)
     finally:
         store.close()
+
+
+@pytest.mark.store
+def test_the_plan_is_the_engines_input_and_its_spec_text_is_what_the_run_stores(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Editing opsbook.yaml between planning and starting changes nothing: the run executes
+    and stores the text the plan was made from, read once."""
+    from opsbook.engine import start_run
+
+    root = project(tmp_path, GATED.split("      - {id: window")[0])
+    planned = (root / "opsbook.yaml").read_text()
+    plan = make_plan(load_spec(root / "opsbook.yaml"), "release", "local", {})
+    (root / "opsbook.yaml").write_text(planned.replace("echo built", "echo edited"))
+    store = open_store(store_url)
+    try:
+        outcome = start_run(store, plan)
+        with store.begin() as conn:
+            run = q.get_run(conn, outcome.run_id)
+    finally:
+        store.close()
+    assert outcome.status == RunStatus.SUCCEEDED, outcome.message
+    assert run.spec_text == planned
+    assert (root / "side.txt").read_text().split() == ["built"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from opsbook import environ
@@ -50,6 +50,19 @@ class PlannedStep:
     """``confirm:`` steps: what a human confirms before the step runs (the command first)."""
 
 
+@dataclass(frozen=True)
+class RunInputs:
+    """What the engine executes, resolved once by :func:`make_plan` and handed on as is.
+
+    Never shown: unlike :attr:`Plan.params` the params here are not masked.
+    """
+
+    loaded: LoadedSpec
+    runbook: Runbook
+    effective: environ.Effective
+    params: dict[str, str]
+
+
 @dataclass
 class Plan:
     project: str
@@ -66,9 +79,13 @@ class Plan:
     confirmations: list[str] = field(default_factory=list)
     """Steps a human confirms before they run (``confirm:``), listed apart from the gates."""
     warnings: list[str] = field(default_factory=list)
+    inputs: RunInputs | None = field(default=None, repr=False, compare=False)
+    """The resolved values ``opsbook run`` executes (``start_run(store, plan)``)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        shown = asdict(replace(self, inputs=None))
+        del shown["inputs"]
+        return shown
 
     def step(self, step_id: str) -> PlannedStep:
         return next(s for s in self.steps if s.id == step_id)
@@ -286,6 +303,7 @@ def make_plan(
         gates=[p.id for p in planned if p.kind == "gate" and p.will_run is not False],
         confirmations=[p.id for p in planned if p.confirm and p.will_run is not False],
         warnings=warnings,
+        inputs=RunInputs(loaded, runbook, effective, dict(params)),
     )
 
 

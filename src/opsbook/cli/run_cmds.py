@@ -31,22 +31,18 @@ def run(
     from opsbook.console.plan import show_plan
     from opsbook.console.run import display_for
     from opsbook.engine import raise_for_outcome, start_run
-    from opsbook.environ import get_environment
     from opsbook.plan import make_plan, parse_param_args
     from opsbook.spec.loader import load_spec
 
     loaded = load_spec(file)
-    params = parse_param_args(param or [])
-    if not json and get_environment(loaded, env).protected:
+    plan = make_plan(loaded, runbook, env, parse_param_args(param or []))
+    if not json and plan.protected:
         # A protected environment shows what will happen before anything does (DESIGN.md).
-        show_plan(make_plan(loaded, runbook, env, params))
+        show_plan(plan)
     with display_for(json) as display:
         outcome = start_run(
             project_store(store, root=loaded.root),
-            loaded,
-            runbook,
-            env,
-            params,
+            plan,
             yes=yes,
             ask=display.ask,
             observer=display.observe,

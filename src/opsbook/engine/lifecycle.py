@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,9 +30,8 @@ from opsbook.errors import (
     StateMoved,
     WaitingForHuman,
 )
-from opsbook.masking import Masker
-from opsbook.plan import get_runbook, locks_environment, make_plan
-from opsbook.spec.loader import LoadedSpec, display_name, validate_text
+from opsbook.plan import Plan, get_runbook
+from opsbook.spec.loader import display_name, validate_text
 from opsbook.steps.registry import get_kind
 from opsbook.store import Store
 from opsbook.store import events as chain
@@ -44,10 +43,7 @@ if TYPE_CHECKING:
 
 def start_run(
     store: Store,
-    loaded: LoadedSpec,
-    runbook_name: str,
-    env_name: str,
-    given: Mapping[str, str],
+    plan: Plan,
     *,
     yes: bool = False,
     ask: Ask | None = None,
@@ -55,51 +51,32 @@ def start_run(
     operator: str | None = None,
     queue: bool = False,
 ) -> Outcome:
-    """Create a run, take the environment lock, and execute it to its next stopping point.
+    """Create the run ``plan`` describes (see :func:`opsbook.plan.make_plan`), take the
+    environment lock, and execute it to its next stopping point.
 
+    The plan is the engine's input: its environment, params and lock are used as resolved, and
+    the spec text it was made from (read once) is what the run stores and a resume executes.
     ``operator`` names who started it (default: the git user); with ``queue`` the run is created
     unleased and this returns at once (status ``queued``): a worker (``opsbook serve``) takes it.
     """
-    # The text stored with the run is what a resume executes; read right after loading it.
-    text = loaded.path.read_text(encoding="utf-8")
-    plan = make_plan(loaded, runbook_name, env_name, given)  # validates env, params, expressions
-    runbook = get_runbook(loaded, runbook_name)
-    effective = environ.resolve(loaded, env_name)
-    from opsbook.plan import resolve_params
-
-    params = resolve_params(loaded, runbook_name, given)
+    if plan.inputs is None:
+        raise ValueError("start_run needs a plan made by make_plan (it carries the inputs)")
+    inputs = plan.inputs
+    loaded = inputs.loaded
     operator = operator or identity.operator(loaded.root)
     owner = identity.new_owner()
-    now = time.time()
     run_id = identity.new_run_id()
-    masker = Masker(effective.secrets)
-    row = {
-        "id": run_id,
-        "project": loaded.spec.project,
-        "runbook": runbook_name,
-        "environment": env_name,
-        "params": params,
-        "status": RunStatus.RUNNING,
-        "operator": operator,
-        "git_sha": identity.git_sha(loaded.root),
-        "spec_path": str(loaded.path.resolve()),
-        "spec_text": text,
-        "spec_sha256": hashlib.sha256(text.encode()).hexdigest(),
-        "created_at": now,
-        "updated_at": now,
-        "lease_owner": None if queue else owner,
-        "lock_key": env_name if locks_environment(loaded, runbook) else None,
-    }
+    row = _run_row(plan, run_id=run_id, operator=operator, owner=None if queue else owner)
     q.create_run(
         store,
         row,
-        [s.id for s in runbook.steps],
+        [s.id for s in inputs.runbook.steps],
         event=(
             EventType.RUN_CREATED,
             {
-                "runbook": runbook_name,
-                "environment": env_name,
-                "params": masker.mask_data(params),
+                "runbook": plan.runbook,
+                "environment": plan.environment,
+                "params": plan.params,  # masked
                 "git_sha": row["git_sha"],
                 "locks_environment": plan.locks_environment,
             },
@@ -111,9 +88,43 @@ def start_run(
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
     setup = Setup(
-        store, run, loaded, runbook, effective, params, owner, operator, observer, yes, ask
+        store=store,
+        run=run,
+        loaded=loaded,
+        runbook=inputs.runbook,
+        effective=inputs.effective,
+        params=inputs.params,
+        owner=owner,
+        operator=operator,
+        observer=observer,
+        yes=yes,
+        ask=ask,
     )
     return Executor(setup).execute()
+
+
+def _run_row(plan: Plan, *, run_id: str, operator: str, owner: str | None) -> dict[str, Any]:
+    """The run's row as ``plan`` resolved it (lease times are the store's to write)."""
+    assert plan.inputs is not None
+    loaded = plan.inputs.loaded
+    now = time.time()
+    return {
+        "id": run_id,
+        "project": plan.project,
+        "runbook": plan.runbook,
+        "environment": plan.environment,
+        "params": plan.inputs.params,
+        "status": RunStatus.RUNNING,
+        "operator": operator,
+        "git_sha": identity.git_sha(loaded.root),
+        "spec_path": str(loaded.path.resolve()),
+        "spec_text": loaded.text,
+        "spec_sha256": hashlib.sha256(loaded.text.encode()).hexdigest(),
+        "created_at": now,
+        "updated_at": now,
+        "lease_owner": owner,
+        "lock_key": plan.environment if plan.locks_environment else None,
+    }
 
 
 def full_run_id(store: Store, run_id: str) -> str:
@@ -133,17 +144,17 @@ def _setup_for(
     effective = environ.resolve(loaded, run.environment)
     operator = identity.operator(loaded.root)
     return Setup(
-        store,
-        run,
-        loaded,
-        runbook,
-        effective,
-        dict(run.params),
-        owner,
-        operator,
-        observer,
-        yes,
-        ask,
+        store=store,
+        run=run,
+        loaded=loaded,
+        runbook=runbook,
+        effective=effective,
+        params=dict(run.params),
+        owner=owner,
+        operator=operator,
+        observer=observer,
+        yes=yes,
+        ask=ask,
     )
 
 

@@ -81,7 +81,7 @@ class StepState:
     wake_at: float | None = None
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Setup:
     """Everything an executor needs; built by :mod:`opsbook.engine.lifecycle`."""
 

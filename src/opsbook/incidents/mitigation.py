@@ -33,8 +33,9 @@ def mitigate_incident(
         if env is None:
             raise UsageError("--runbook needs --env", hint="name the environment to run it in")
         from opsbook.engine.lifecycle import raise_for_outcome, start_run
+        from opsbook.plan import make_plan
 
-        outcome = start_run(store, loaded, runbook, env, {})
+        outcome = start_run(store, make_plan(loaded, runbook, env, {}))
         raise_for_outcome(outcome)
         run_id = outcome.run_id
     return service.mitigate(

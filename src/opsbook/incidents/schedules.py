@@ -92,9 +92,11 @@ def _start(
     store: Store, loaded: LoadedSpec, name: str, schedule: Schedule, due: dt.datetime
 ) -> Started:
     from opsbook.engine.lifecycle import start_run
+    from opsbook.plan import make_plan
 
     try:
-        outcome = start_run(store, loaded, schedule.runbook, schedule.env, schedule.params)
+        plan = make_plan(loaded, schedule.runbook, schedule.env, schedule.params)
+        outcome = start_run(store, plan)
         run_id, status = outcome.run_id, str(outcome.status)
     except OpsbookError as err:  # the environment is locked, a param is bad: say so, go on
         run_id, status = None, f"error: {err}"

@@ -78,6 +78,8 @@ class LoadedSpec:
     spec: Spec
     path: Path
     document: Document = field(repr=False)
+    text: str = field(default="", repr=False)
+    """The file's text as read and validated (a run stores exactly this)."""
 
     @property
     def root(self) -> Path:
@@ -173,7 +175,7 @@ def validate_text(text: str, file: str, path: Path | None = None) -> LoadedSpec:
         if partial is not None:
             problems += semantic_problems(LoadedSpec(partial, resolved, doc))
         raise SpecError(_unique(problems)) from None
-    loaded = LoadedSpec(spec, resolved, doc)
+    loaded = LoadedSpec(spec, resolved, doc, text)
     problems = semantic_problems(loaded)
     if problems:
         raise SpecError(problems)

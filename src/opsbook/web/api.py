@@ -122,15 +122,13 @@ def list_runs(
 def start(request: Request, body: StartRun, who: Operator) -> Accepted:
     """Start a run: validated now, executed by a worker (202 with its id)."""
     from opsbook.engine import start_run
+    from opsbook.plan import make_plan
     from opsbook.spec.loader import load_spec
 
     loaded = load_spec(ctx(request).spec_file)
     outcome = start_run(
         ctx(request).store,
-        loaded,
-        body.runbook,
-        body.env,
-        body.params,
+        make_plan(loaded, body.runbook, body.env, body.params),
         operator=who.actor,
         queue=True,
     )

@@ -233,6 +233,7 @@ def _runbooks(request: Request) -> list[tuple[str, list[str]]]:
 @router.post("/runs")
 async def start_from_form(request: Request, who: Operator) -> Response:
     from opsbook.engine import start_run
+    from opsbook.plan import make_plan
     from opsbook.spec.loader import load_spec
 
     form = await request.form()
@@ -245,9 +246,8 @@ async def start_from_form(request: Request, who: Operator) -> Response:
 
     def begin() -> str:
         loaded = load_spec(ctx(request).spec_file)
-        outcome = start_run(
-            ctx(request).store, loaded, runbook, env, params, operator=who.actor, queue=True
-        )
+        plan = make_plan(loaded, runbook, env, params)
+        outcome = start_run(ctx(request).store, plan, operator=who.actor, queue=True)
         return outcome.run_id
 
     run_id = await run_in_threadpool(begin)
