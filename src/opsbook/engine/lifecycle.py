@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from opsbook import environ
 from opsbook.engine import identity, states
+from opsbook.engine.lease import lease_seconds
 from opsbook.engine.observe import Observer, RunEvent, ignore
-from opsbook.engine.runner import Ask, Executor, Outcome, Setup, lease_seconds
+from opsbook.engine.runner import Ask, Executor, Outcome, Setup
 from opsbook.engine.states import ACTIVE, DONE, FINISHED, EventType, Halt, RunStatus, StepStatus
 from opsbook.errors import (
     InvalidState,

@@ -29,6 +29,8 @@ from typing import Any
 
 from opsbook import environ
 from opsbook.engine import rollback
+from opsbook.engine.checkpoint import Checkpoints, Fenced
+from opsbook.engine.lease import Heartbeat
 from opsbook.engine.observe import Observer, RunEvent
 from opsbook.engine.output import CappedOutput
 from opsbook.engine.states import DONE, EventType, Halt, Phase, RunStatus, StepStatus
@@ -45,7 +47,6 @@ from opsbook.store import Store
 from opsbook.store import events as chain
 from opsbook.store import runs as q
 
-LEASE_ENV = "OPSBOOK_LEASE_SECONDS"
 CONCURRENCY_ENV = "OPSBOOK_CONCURRENCY"
 LOST = (
     "another process took this run over (this one's lease expired or was taken);"
@@ -54,10 +55,6 @@ LOST = (
 
 Ask = Callable[[str, list[str], dict[str, Any]], Decision]
 """Asks a person about a gate: (step id, items, evidence) → decision."""
-
-
-def lease_seconds() -> float:
-    return float(os.environ.get(LEASE_ENV, "15"))
 
 
 @dataclass
@@ -109,7 +106,6 @@ class Executor:
         self.run_id: str = setup.run.id
         self.store = setup.store
         self.masker = Masker(setup.effective.secrets)
-        self.ttl = lease_seconds()
         self.deps = dependencies(setup.runbook)
         self.order = [step.id for step in setup.runbook.steps]
         self.by_id = {step.id: step for step in setup.runbook.steps}
@@ -121,15 +117,20 @@ class Executor:
         self.unmet: dict[str, int] = {}
         self.frontier: set[str] = set()
         self.state: dict[str, StepState] = {}
-        self.lost = threading.Event()
-        self.abort = threading.Event()
+        self.lease = Heartbeat(
+            store=self.store,
+            run_id=self.run_id,
+            owner=setup.owner,
+            on_stop=self._cancel_all,
+            emit=self._emit,
+        )
+        self.lost = self.lease.lost
+        self.abort = self.lease.abort
+        self.checkpoints = Checkpoints(
+            store=self.store, run_id=self.run_id, owner=setup.owner, lost=self.lost
+        )
         self.contexts: dict[str, StepContext] = {}
         self.ask_lock = threading.Lock()
-        self.deferred: list[Callable[[Any, list[chain.NewEvent]], None]] = []
-        self.deferred_lock = threading.Lock()
-        self.stop_heartbeat = threading.Event()
-        self.lost_because = ""
-        """Why the lease counts as lost when this process could not renew it."""
         self.rollback_cancel = threading.Event()
         """Set with the steps' cancel events: stops the rollback command in flight."""
         self.workdir = Path(tempfile.mkdtemp(prefix=f"opsbook-{self.run_id}-"))
@@ -137,8 +138,7 @@ class Executor:
     # ----- the whole run -------------------------------------------------------------------
 
     def execute(self) -> Outcome:
-        heartbeat = threading.Thread(target=self._heartbeat, daemon=True)
-        heartbeat.start()
+        self.lease.start()
         try:
             try:
                 return self._execute()
@@ -149,13 +149,14 @@ class Executor:
                     raise
                 return self._aborted()
         except LeaseLost:
-            message = f"{LOST} ({self.lost_because})" if self.lost_because else LOST
+            why = self.lease.lost_because
+            message = f"{LOST} ({why})" if why else LOST
             self._emit(EventType.LEASE_LOST, None, message=message)
             return Outcome(self.run_id, Halt.LEASE_LOST, message)
         except KeyboardInterrupt:
             return self._interrupted()
         finally:
-            self.stop_heartbeat.set()
+            self.lease.stop()
             for ctx in self.contexts.values():
                 ctx.cancelled.set()
             shutil.rmtree(self.workdir, ignore_errors=True)  # $OPSBOOK_OUTPUT files: raw values
@@ -668,8 +669,7 @@ class Executor:
             )
 
         if defer:
-            with self.deferred_lock:
-                self.deferred.append(write)
+            self.checkpoints.defer(write)
         else:
             txn = self._txn(now)
             with txn as conn:
@@ -916,8 +916,8 @@ class Executor:
 
     # ----- plumbing ------------------------------------------------------------------------
 
-    def _txn(self, now: float | None = None, *, batch: bool = False) -> _Fenced:
-        return _Fenced(self, time.time() if now is None else now, batch=batch)
+    def _txn(self, now: float | None = None, *, batch: bool = False) -> Fenced:
+        return self.checkpoints.txn(now, batch=batch)
 
     def _set_step(
         self,
@@ -950,29 +950,6 @@ class Executor:
         for ctx in list(self.contexts.values()):
             ctx.cancelled.set()
         self.rollback_cancel.set()
-
-    def _heartbeat(self) -> None:
-        renewed = time.monotonic()
-        while not self.stop_heartbeat.wait(self.ttl / 3):
-            try:
-                with self.store.begin() as conn:
-                    status = q.renew_lease(conn, self.run_id, self.s.owner, self.ttl)
-            except Exception as err:  # any failure must show, not end this thread silently
-                failing = time.monotonic() - renewed
-                self._emit(EventType.HEARTBEAT_FAILED, None, message=str(err), failing=failing)
-                if failing + self.ttl / 3 < self.ttl:
-                    continue  # the lease still holds: try again
-                self.lost_because = f"the lease could not be renewed for {failing:.0f}s: {err}"
-                status = None
-            else:
-                renewed = time.monotonic()
-            if status is None:
-                self.lost.set()
-                self._cancel_all()
-                return
-            if status == RunStatus.ABORTING and not self.abort.is_set():  # asked to stop
-                self.abort.set()
-                self._cancel_all()
 
 
 def _as_dict(value: object) -> dict[str, Any]:
@@ -1008,73 +985,6 @@ def _inline(fn: Callable[[Step], StepState], step: Step) -> Future[StepState]:
     except BaseException as err:  # delivered through the future, as the pool would
         future.set_exception(err)
     return future
-
-
-class _Fenced:
-    """A store transaction that first asserts this executor still holds the lease.
-
-    It also writes the deferred end of the step before (see ``_finish_attempt``). Events put in
-    ``events`` are appended when the block ends, before the commit, with one read of the chain
-    head. Without ``batch`` the deferred events are appended at once, so that events the block
-    appends itself with ``chain.append`` come after them.
-    """
-
-    def __init__(self, executor: Executor, now: float, *, batch: bool = False) -> None:
-        self.executor = executor
-        self.now = now
-        self.batch = batch
-        self.events: list[chain.NewEvent] = []
-        self.pending: list[Callable[[Any, list[chain.NewEvent]], None]] = []
-        self._cm: Any = None
-        self._conn: Any = None
-
-    def __enter__(self) -> Any:
-        self._cm = self.executor.store.begin()
-        conn = self._conn = self._cm.__enter__()
-        try:
-            q.fence(conn, self.executor.run_id, self.executor.s.owner, self.now)
-            with self.executor.deferred_lock:
-                self.pending, self.executor.deferred = self.executor.deferred, []
-            for write in self.pending:
-                write(conn, self.events)
-            if not self.batch:
-                self._append_events()
-        except BaseException as err:
-            self._rolled_back()
-            self._cm.__exit__(type(err), err, err.__traceback__)
-            if isinstance(err, LeaseLost):
-                self.executor.lost.set()
-            raise
-        return conn
-
-    def __exit__(self, *exc: Any) -> Any:
-        if exc[0] is None:
-            try:
-                self._append_events()
-            except BaseException as err:
-                # The transaction rolls back; the error (as the store translates it) propagates.
-                self._rolled_back()
-                self._cm.__exit__(type(err), err, err.__traceback__)
-                raise
-        else:
-            self._rolled_back()
-        try:
-            return self._cm.__exit__(*exc)
-        except BaseException:
-            self._rolled_back()
-            raise
-
-    def _rolled_back(self) -> None:
-        """The deferred writes this block took did not commit: the next block writes them (a
-        guarded write that lost to an abort must not take the previous step's end with it)."""
-        with self.executor.deferred_lock:
-            self.executor.deferred[:0] = self.pending
-        self.pending = []
-
-    def _append_events(self) -> None:
-        if self.events:
-            chain.append_many(self._conn, self.events)
-            self.events = []
 
 
 def _confirming(st: StepState) -> str:
