@@ -137,7 +137,13 @@ def full_run_id(store: Store, run_id: str) -> str:
 
 
 def _setup_for(
-    store: Store, run: Any, owner: str, observer: Observer, yes: bool, ask: Ask | None
+    store: Store,
+    run: Any,
+    owner: str,
+    observer: Observer,
+    *,
+    yes: bool = False,
+    ask: Ask | None = None,
 ) -> Setup:
     path = Path(run.spec_path)
     loaded = validate_text(run.spec_text, display_name(path), path)
@@ -181,11 +187,43 @@ def resume_run(
                 hint=f"decide first: `opsbook resolve {run_id} STEP --rerun|--skip|--mark-done`",
             )
         run = _take(conn, run, owner, by="resume")
-    return Executor(_setup_for(store, run, owner, observer, yes, ask)).execute()
+    return Executor(_setup_for(store, run, owner, observer, yes=yes, ask=ask)).execute()
 
 
 RESUMABLE = frozenset({*states.LEASABLE, RunStatus.WAITING})
 """Run states `opsbook resume` and workers take over."""
+
+
+def _asking(run: Any, step: Any) -> list[str] | None:
+    """Check that ``step`` waits for a human's answer; what a confirmation quotes, if one."""
+    loaded = validate_text(run.spec_text, display_name(Path(run.spec_path)))
+    spec_step = get_runbook(loaded, run.runbook).step(step.step_id)
+    if not get_kind(spec_step.kind).asks_humans and not spec_step.confirm:
+        raise InvalidState(
+            f"step {step.step_id} is a {spec_step.kind} step, not a gate or a step to confirm",
+            run=run.id,
+        )
+    if step.status not in (StepStatus.WAITING, StepStatus.PENDING):
+        raise InvalidState(
+            f"step {step.step_id} is {step.status}, not waiting for an answer", run=run.id
+        )
+    # A confirmation quotes the exact command the paused run showed (already masked).
+    confirming: list[str] | None = (step.result or {}).get("confirm") if spec_step.confirm else None
+    return confirming
+
+
+def _approval_evidence(
+    conn: Connection, run_id: str, confirming: list[str] | None
+) -> dict[str, Any]:
+    """What the approver saw: the outputs so far and the steps done (and the command quoted)."""
+    steps = q.get_steps(conn, run_id)
+    evidence: dict[str, Any] = {
+        "outputs": {sid: r.outputs for sid, r in steps.items() if r.outputs},
+        "done": [sid for sid, r in steps.items() if r.status in DONE],
+    }
+    if confirming:
+        evidence.update(items=confirming, confirm=True)
+    return evidence
 
 
 def _take(conn: Connection, run: Any, owner: str, *, by: str) -> Any:
@@ -232,26 +270,8 @@ def approve(
         step = q.get_step(conn, run_id, step_id)
         if run.status in FINISHED:
             raise InvalidState(f"already finished ({run.status})", run=run_id)
-        loaded = validate_text(run.spec_text, display_name(Path(run.spec_path)))
-        spec_step = get_runbook(loaded, run.runbook).step(step_id)
-        if not get_kind(spec_step.kind).asks_humans and not spec_step.confirm:
-            raise InvalidState(
-                f"step {step_id} is a {spec_step.kind} step, not a gate or a step to confirm",
-                run=run_id,
-            )
-        if step.status not in (StepStatus.WAITING, StepStatus.PENDING):
-            raise InvalidState(
-                f"step {step_id} is {step.status}, not waiting for an answer", run=run_id
-            )
-        steps = q.get_steps(conn, run_id)
-        evidence: dict[str, Any] = {
-            "outputs": {sid: r.outputs for sid, r in steps.items() if r.outputs},
-            "done": [sid for sid, r in steps.items() if r.status in DONE],
-        }
-        # A confirmation quotes the exact command the paused run showed (already masked).
-        confirming = (step.result or {}).get("confirm") if spec_step.confirm else None
-        if confirming:
-            evidence.update(items=confirming, confirm=True)
+        confirming = _asking(run, step)
+        evidence = _approval_evidence(conn, run_id, confirming)
         decision = "rejected" if reject else "approved"
         # Lock order everywhere: the run row, then the event chain (no deadlock on PostgreSQL).
         if run.status == RunStatus.WAITING:
@@ -384,7 +404,7 @@ def abort(store: Store, run_id: str, *, operator: str, observer: Observer = igno
             )
         q.acquire_lease(conn, run_id, owner, lease_seconds(), {RunStatus.ABORTING}, take_from=gone)
         run = q.get_run(conn, run_id)
-    return Executor(_setup_for(store, run, owner, observer, False, None)).execute()
+    return Executor(_setup_for(store, run, owner, observer)).execute()
 
 
 @dataclass
@@ -424,7 +444,7 @@ def work(
             took = True
             observer(RunEvent(EventType.WORKER_TOOK, run_id, None, {"owner": owner}))
             try:
-                setup = _setup_for(store, run, owner, observer, False, None)
+                setup = _setup_for(store, run, owner, observer)
                 setup.pause_waits_over = float(os.environ.get(WORKER_WAIT_ENV, "30"))
                 outcome = Executor(setup).execute()
                 executed.append(outcome)

@@ -7,9 +7,12 @@ crash during it is continued by ``opsbook resume``; a rollback that was in fligh
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opsbook.engine.output import CappedOutput
 from opsbook.engine.states import EventType, Phase, StepStatus
@@ -23,10 +26,54 @@ from opsbook.store import events as chain
 from opsbook.store import runs as q
 
 if TYPE_CHECKING:
-    from opsbook.engine.runner import Executor
+    from opsbook.masking import Masker
+    from opsbook.spec.loader import LoadedSpec
+    from opsbook.steps.base import StepContext
 
 
-def undo(ex: Executor) -> dict[str, Any]:
+class StepRecord(Protocol):
+    """What a rollback reads and updates of a step's state."""
+
+    status: StepStatus
+    result: dict[str, Any]
+    finished_at: float | None
+
+
+class Undoer(Protocol):
+    """What a rollback needs from the executor holding the run (the executor is one)."""
+
+    run_id: str
+    order: list[str]
+    by_id: dict[str, Step]
+    masker: Masker
+    workdir: Path
+    rollback_cancel: threading.Event
+    """Set when the lease is lost or an operator aborts: stops the rollback command in flight."""
+
+    @property
+    def state(self) -> Mapping[str, StepRecord]: ...
+    @property
+    def loaded(self) -> LoadedSpec: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def operator(self) -> str: ...
+    def txn(self, now: float | None = None) -> AbstractContextManager[Any]: ...
+    def emit(self, type_: EventType, sid: str | None, **data: Any) -> None: ...
+    def renderer(self) -> Callable[[str], str]: ...
+    def process_env(self, step: Step, render: Callable[[str], str]) -> dict[str, str]: ...
+    def logger(self, sid: str, output: CappedOutput) -> Callable[[str], None]: ...
+    def step_context(
+        self,
+        step: Step,
+        attempt: int,
+        env: dict[str, str],
+        render: Callable[[str], str],
+        output: CappedOutput,
+    ) -> StepContext: ...
+
+
+def undo(ex: Undoer) -> dict[str, Any]:
     """Run the rollbacks of completed steps, newest first, stopping at an irreversible one."""
     undoable = (StepStatus.SUCCEEDED, StepStatus.ROLLING_BACK)
     done = [sid for sid in ex.order if ex.state[sid].status in undoable]
@@ -54,16 +101,14 @@ def undo(ex: Executor) -> dict[str, Any]:
         if st.result.get("irreversible"):
             summary["stopped_at"] = sid
             summary["not_rolled_back"] = mattering(done[i:])
-            ex._emit(
+            ex.emit(
                 EventType.ROLLBACK_STOPPED,
                 sid,
                 reason="irreversible",
                 not_rolled_back=summary["not_rolled_back"],
             )
             break
-        if not step.rollback and not get_kind(step.kind).can_roll_back(
-            step.config, ex.s.loaded.spec
-        ):
+        if not step.rollback and not get_kind(step.kind).can_roll_back(step.config, ex.loaded.spec):
             if changes_things(step):
                 summary["no_rollback"].append(sid)
             continue
@@ -76,14 +121,14 @@ def undo(ex: Executor) -> dict[str, Any]:
     return summary
 
 
-def rollback_step(ex: Executor, step: Step) -> bool:
+def rollback_step(ex: Undoer, step: Step) -> bool:
     """Run one step's rollback (its command, or its kind's own), checkpointed like a step."""
-    render = ex._renderer()
+    render = ex.renderer()
     kind = get_kind(step.kind)
     command = render(step.rollback) if step.rollback else f"built-in {kind.name} rollback"
     output = CappedOutput()
     now = time.time()
-    with ex._txn(now) as conn:
+    with ex.txn(now) as conn:
         attempt = q.next_attempt(conn, ex.run_id, step.id, Phase.ROLLBACK)
         q.step_transition(
             conn,
@@ -100,37 +145,47 @@ def rollback_step(ex: Executor, step: Step) -> bool:
             attempt=attempt,
             status=StepStatus.RUNNING,
             started_at=now,
-            owner=ex.s.owner,
+            owner=ex.owner,
         )
         chain.append(
             conn,
             EventType.ROLLBACK_STEP_STARTED,
             run_id=ex.run_id,
             step_id=step.id,
-            actor=ex.s.operator,
+            actor=ex.operator,
             data={"command": ex.masker(command)},
         )
     ex.state[step.id].status = StepStatus.ROLLING_BACK
-    ex._emit(EventType.ROLLBACK_STEP_STARTED, step.id, action=ex.masker(command))
-    env = ex._process_env(step, render)
+    ex.emit(EventType.ROLLBACK_STEP_STARTED, step.id, action=ex.masker(command))
+    exit_code, ok = _run_rollback(ex, step, attempt, render, output)
+    _finish_rollback(ex, step, attempt, output, exit_code=exit_code, ok=ok, started=now)
+    return ok
+
+
+def _run_rollback(
+    ex: Undoer, step: Step, attempt: int, render: Callable[[str], str], output: CappedOutput
+) -> tuple[int | None, bool]:
+    """The rollback command (or the kind's own rollback): its exit code and whether it worked.
+    It stops when ``ex.rollback_cancel`` is set."""
+    kind = get_kind(step.kind)
+    env = ex.process_env(step, render)
     env["OPSBOOK_OUTPUT"] = str(ex.workdir / f"{step.id}.rollback.out")
     if step.rollback:
-        cwd = ex.s.loaded.root / step.dir if step.dir else ex.s.loaded.root
+        cwd = ex.loaded.root / step.dir if step.dir else ex.loaded.root
         result = run_template(
             step.rollback,
             render,
             cwd=cwd,
             env=env,
-            log=ex._logger(step.id, output),
+            log=ex.logger(step.id, output),
             timeout=step.timeout,
             cancelled=ex.rollback_cancel,
             secrets=ex.masker.secrets,
         )
         Path(env["OPSBOOK_OUTPUT"]).unlink(missing_ok=True)
         if result.error:
-            ex._logger(step.id, output)(result.error)
-        exit_code: int | None = result.exit_code
-        ok = result.exit_code == 0 and not result.timed_out and not result.error
+            ex.logger(step.id, output)(result.error)
+        return result.exit_code, result.exit_code == 0 and not result.timed_out and not result.error
     else:
         ctx = ex.step_context(step, attempt, env, render, output)
         ctx.cancelled = ex.rollback_cancel
@@ -144,11 +199,23 @@ def rollback_step(ex: Executor, step: Step) -> bool:
             undone = StepResult(ok=False, message=f"{type(err).__name__}: {err}")
         if undone.message:
             ctx.log(undone.message)
-        exit_code, ok = undone.exit_code, undone.ok
+    return undone.exit_code, undone.ok
+
+
+def _finish_rollback(
+    ex: Undoer,
+    step: Step,
+    attempt: int,
+    output: CappedOutput,
+    *,
+    exit_code: int | None,
+    ok: bool,
+    started: float,
+) -> None:
     status = StepStatus.ROLLED_BACK if ok else StepStatus.ROLLBACK_FAILED
     event = EventType.STEP_ROLLED_BACK if ok else EventType.STEP_ROLLBACK_FAILED
     end = time.time()
-    with ex._txn(end) as conn:
+    with ex.txn(end) as conn:
         q.finish_attempt(
             conn,
             ex.run_id,
@@ -166,18 +233,17 @@ def rollback_step(ex: Executor, step: Step) -> bool:
             event,
             run_id=ex.run_id,
             step_id=step.id,
-            actor=ex.s.operator,
+            actor=ex.operator,
             data={"exit_code": exit_code},
         )
     ex.state[step.id].status = status
-    ex._emit(
+    ex.emit(
         event,
         step.id,
-        duration=end - now,
+        duration=end - started,
         exit_code=exit_code,
         tail=output.tail(5),
     )
-    return ok
 
 
 def message(reason: str, summary: dict[str, Any]) -> str:

@@ -68,6 +68,24 @@ class Outcome:
     waiting_on: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True)
+class _AttemptEnd:
+    """How one attempt ended, as recorded (secrets masked)."""
+
+    step_id: str
+    attempt: int
+    at: float
+    attempt_status: StepStatus
+    step_status: StepStatus
+    event: EventType
+    message: str
+    exit_code: int | None
+    outputs: dict[str, str]
+    record: dict[str, Any]
+    final: bool
+    paused: bool
+
+
 @dataclass
 class StepState:
     status: StepStatus
@@ -122,7 +140,7 @@ class Executor:
             run_id=self.run_id,
             owner=setup.owner,
             on_stop=self._cancel_all,
-            emit=self._emit,
+            emit=self.emit,
         )
         self.lost = self.lease.lost
         self.abort = self.lease.abort
@@ -134,6 +152,18 @@ class Executor:
         self.rollback_cancel = threading.Event()
         """Set with the steps' cancel events: stops the rollback command in flight."""
         self.workdir = Path(tempfile.mkdtemp(prefix=f"opsbook-{self.run_id}-"))
+
+    @property
+    def loaded(self) -> LoadedSpec:
+        return self.s.loaded
+
+    @property
+    def owner(self) -> str:
+        return self.s.owner
+
+    @property
+    def operator(self) -> str:
+        return self.s.operator
 
     # ----- the whole run -------------------------------------------------------------------
 
@@ -151,7 +181,7 @@ class Executor:
         except LeaseLost:
             why = self.lease.lost_because
             message = f"{LOST} ({why})" if why else LOST
-            self._emit(EventType.LEASE_LOST, None, message=message)
+            self.emit(EventType.LEASE_LOST, None, message=message)
             return Outcome(self.run_id, Halt.LEASE_LOST, message)
         except KeyboardInterrupt:
             return self._interrupted()
@@ -175,7 +205,7 @@ class Executor:
                 finished_at=row.finished_at if row else None,
                 wake_at=row.wake_at if row else None,
             )
-        self._emit(
+        self.emit(
             EventType.RUN_RESUMED if run.started_at else EventType.RUN_STARTED,
             None,
             runbook=run.runbook,
@@ -183,7 +213,7 @@ class Executor:
             operator=self.s.operator,
         )
         if run.started_at is None:
-            with self._txn() as conn:
+            with self.txn() as conn:
                 q.set_run(conn, self.run_id, started_at=time.time())
         if run.status in (RunStatus.ABORTING, RunStatus.ROLLING_BACK):
             reason = (run.summary or {}).get("reason", "aborted")
@@ -261,7 +291,7 @@ class Executor:
             f"step(s) {', '.join(steps)} were interrupted mid-way and are not safe to run again;"
             f" decide with `opsbook resolve {self.run_id} STEP --rerun|--skip|--mark-done`"
         )
-        with self._txn() as conn:
+        with self.txn() as conn:
             for sid in steps:
                 q.step_transition(
                     conn,
@@ -287,7 +317,7 @@ class Executor:
                 actor=self.s.operator,
                 data={"steps": steps},
             )
-        self._emit(EventType.RUN_NEEDS_ATTENTION, None, steps=steps, message=message)
+        self.emit(EventType.RUN_NEEDS_ATTENTION, None, steps=steps, message=message)
         return Outcome(self.run_id, RunStatus.NEEDS_ATTENTION, message, {"interrupted": steps})
 
     # ----- scheduling ----------------------------------------------------------------------
@@ -373,7 +403,7 @@ class Executor:
             return True
         return ex.condition(step.if_, self._context())
 
-    def _renderer(self) -> Callable[[str], str]:
+    def renderer(self) -> Callable[[str], str]:
         """Render templates; the context (O(steps) to build) is made on first use only."""
         cache: list[dict[str, Any]] = []
 
@@ -412,41 +442,25 @@ class Executor:
 
     # ----- one step ------------------------------------------------------------------------
 
-    def _run_step(self, step: Step, inline: bool = False) -> StepState:
+    def _run_step(self, step: Step, *, inline: bool = False) -> StepState:
         kind = get_kind(step.kind)
         st = self.state[step.id]
-        render = self._renderer()
+        render = self.renderer()
 
         irreversible = kind.is_irreversible(
             step.config, step, self.s.loaded.root, self.s.loaded.spec
         )
         if step.confirm and not self._confirmed(step, render):
             return st
-        env = self._process_env(step, render)
+        env = self.process_env(step, render)
         delay = float(step.retry.delay)
         for n in range(step.retry.attempts):
             attempt = st.attempts + 1
             output = CappedOutput()
-            out_file = self.workdir / f"{step.id}.{attempt}.out"
-            env["OPSBOOK_OUTPUT"] = str(out_file)
-            ctx = self.step_context(step, attempt, env, render, output)
-            ctx.output_file = out_file
-            ctx.decide = functools.partial(self._decide, step.id)
-            ctx.deadline = functools.partial(self._deadline, step.id)
-            ctx.extra["pause_waits_over"] = self.s.pause_waits_over
-            self.contexts[step.id] = ctx
+            ctx = self._attempt_context(step, attempt, env, render, output)
             self._start_attempt(step, attempt, kind.describe(step.config, self._masked(render)))
             started = time.time()
-            try:
-                result = kind.execute(ctx, step.config)
-            except LeaseLost:
-                raise
-            except OpsbookError as err:
-                result = StepResult(ok=False, message=str(err))
-            except Exception as err:  # a kind's bug must fail the step, not the executor
-                result = StepResult(ok=False, message=f"{type(err).__name__}: {err}")
-            finally:
-                self.contexts.pop(step.id, None)
+            result = self._execute_kind(step, ctx)
             if ctx.cancelled.is_set() and (self.lost.is_set()):
                 raise LeaseLost(LOST, run=self.run_id)
             last = result.ok or result.paused or n == step.retry.attempts - 1
@@ -456,15 +470,15 @@ class Executor:
                 attempt,
                 result,
                 output,
-                started,
-                last,
-                irreversible or result.irreversible,
+                started=started,
+                final=last,
+                irreversible=irreversible or result.irreversible,
                 defer=inline and result.ok,
             )
             if last:
                 break
             wait_for = delay * (step.retry.backoff**n)
-            self._emit(
+            self.emit(
                 EventType.STEP_RETRY,
                 step.id,
                 attempt=attempt,
@@ -474,6 +488,37 @@ class Executor:
             if wait_for and ctx.cancelled.wait(wait_for):
                 break
         return st
+
+    def _attempt_context(
+        self,
+        step: Step,
+        attempt: int,
+        env: dict[str, str],
+        render: Callable[[str], str],
+        output: CappedOutput,
+    ) -> StepContext:
+        out_file = self.workdir / f"{step.id}.{attempt}.out"
+        env["OPSBOOK_OUTPUT"] = str(out_file)
+        ctx = self.step_context(step, attempt, env, render, output)
+        ctx.output_file = out_file
+        ctx.decide = functools.partial(self._decide, step.id)
+        ctx.deadline = functools.partial(self._deadline, step.id)
+        ctx.pause_waits_over = self.s.pause_waits_over
+        return ctx
+
+    def _execute_kind(self, step: Step, ctx: StepContext) -> StepResult:
+        """The kind's one attempt; any error but a lost lease fails the step, not the run."""
+        self.contexts[step.id] = ctx
+        try:
+            return get_kind(step.kind).execute(ctx, step.config)
+        except LeaseLost:
+            raise
+        except OpsbookError as err:
+            return StepResult(ok=False, message=str(err))
+        except Exception as err:  # a kind's bug must fail the step, not the executor
+            return StepResult(ok=False, message=f"{type(err).__name__}: {err}")
+        finally:
+            self.contexts.pop(step.id, None)
 
     def step_context(
         self,
@@ -494,7 +539,7 @@ class Executor:
             root=self.s.loaded.root,
             env=dict(env),
             render=render,
-            log=self._logger(step.id, output),
+            log=self.logger(step.id, output),
             timeout=step.timeout,
             secrets=tuple(self.masker.secrets),
             loaded=self.s.loaded,
@@ -509,7 +554,7 @@ class Executor:
         return get_kind(step.kind).asks_humans or bool(step.confirm)
 
     def _record_event(self, sid: str, type_: str, data: dict[str, Any]) -> None:
-        with self._txn() as conn:
+        with self.txn() as conn:
             chain.append(
                 conn,
                 type_,
@@ -526,7 +571,7 @@ class Executor:
     def _masked(self, render: Callable[[str], str]) -> Callable[[str], str]:
         return lambda text: self.masker(render(text))
 
-    def _process_env(self, step: Step, render: Callable[[str], str]) -> dict[str, str]:
+    def process_env(self, step: Step, render: Callable[[str], str]) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.s.effective.values)
         env.update({k: render(environ._text(v)) for k, v in step.env.items()})
@@ -538,18 +583,18 @@ class Executor:
         )
         return env
 
-    def _logger(self, sid: str, output: CappedOutput) -> Callable[[str], None]:
+    def logger(self, sid: str, output: CappedOutput) -> Callable[[str], None]:
         def log(line: str) -> None:
             masked = self.masker(line)
             output.add(masked)
-            self._emit(EventType.STEP_OUTPUT, sid, line=masked)
+            self.emit(EventType.STEP_OUTPUT, sid, line=masked)
 
         return log
 
     def _start_attempt(self, step: Step, attempt: int, action: str) -> None:
         now = time.time()
         # The previous step's deferred end and this start append their events together.
-        txn = self._txn(now, batch=True)
+        txn = self.txn(now, batch=True)
         with txn as conn:
             values: dict[str, Any] = {"attempts": attempt, "owner": self.s.owner}
             if self.state[step.id].attempts == 0:
@@ -584,7 +629,7 @@ class Executor:
             )
         st = self.state[step.id]
         st.status, st.attempts = StepStatus.RUNNING, attempt
-        self._emit(EventType.STEP_STARTED, step.id, attempt=attempt, kind=step.kind, action=action)
+        self.emit(EventType.STEP_STARTED, step.id, attempt=attempt, kind=step.kind, action=action)
 
     def _finish_attempt(
         self,
@@ -592,6 +637,7 @@ class Executor:
         attempt: int,
         result: StepResult,
         output: CappedOutput,
+        *,
         started: float,
         final: bool,
         irreversible: bool,
@@ -604,90 +650,97 @@ class Executor:
         sequential runbook commits once per step boundary instead of twice. Nothing runs in
         between: a crash there leaves the step ``running`` exactly as a crash a moment earlier.
         """
-        now = time.time()
-        message = self.masker(result.message)
-        outputs = {k: self.masker(v) for k, v in result.outputs.items()}
-        if result.paused:
-            attempt_status = step_status = StepStatus.WAITING
-        else:
-            attempt_status = StepStatus.SUCCEEDED if result.ok else StepStatus.FAILED
-            step_status = attempt_status if final else StepStatus.RUNNING
-        record = {
-            "message": message,
-            "exit_code": result.exit_code,
-            "irreversible": irreversible and result.ok,
-            "data": self.masker.mask_data(result.data),
-        }
-        event = (
-            (EventType.GATE_WAITING if self._asks(step.id) else EventType.STEP_PAUSED)
-            if result.paused
-            else _ATTEMPT_EVENT[attempt_status]
-            if final
-            else EventType.STEP_ATTEMPT_FAILED
-        )
-
-        def write(conn: Any, events: list[chain.NewEvent]) -> None:
-            q.finish_attempt(
-                conn,
-                self.run_id,
-                step.id,
-                Phase.EXECUTE,
-                attempt,
-                status=attempt_status,
-                finished_at=now,
-                exit_code=result.exit_code,
-                output=output.text(),
-                message=message,
-            )
-            values: dict[str, Any] = {}
-            if final:
-                values.update(
-                    outputs=outputs, result=record, finished_at=None if result.paused else now
-                )
-            q.step_transition(
-                conn,
-                self.run_id,
-                step.id,
-                from_={StepStatus.RUNNING},
-                to=step_status,
-                **values,
-            )
-            events.append(
-                chain.NewEvent(
-                    event,
-                    self.s.operator,
-                    self.run_id,
-                    step.id,
-                    {
-                        "attempt": attempt,
-                        "exit_code": result.exit_code,
-                        "message": message,
-                        "outputs": outputs,
-                    },
-                    now,
-                )
-            )
-
+        end = self._attempt_end(step, attempt, result, final=final, irreversible=irreversible)
+        write = functools.partial(self._write_end, end, output.text())
         if defer:
             self.checkpoints.defer(write)
         else:
-            txn = self._txn(now)
+            txn = self.txn(end.at)
             with txn as conn:
                 write(conn, txn.events)
         st = self.state[step.id]
-        st.status = step_status
+        st.status = end.step_status
         if final:
-            st.outputs, st.result = outputs, record
-            st.finished_at = None if result.paused else now
-        self._emit(
-            event,
+            st.outputs, st.result = end.outputs, end.record
+            st.finished_at = None if result.paused else end.at
+        self.emit(
+            end.event,
             step.id,
             attempt=attempt,
-            duration=now - started,
-            message=message,
+            duration=end.at - started,
+            message=end.message,
             exit_code=result.exit_code,
             tail=output.tail(5),
             continue_on_error=step.continue_on_error,
+        )
+
+    def _attempt_end(
+        self, step: Step, attempt: int, result: StepResult, *, final: bool, irreversible: bool
+    ) -> _AttemptEnd:
+        """What an attempt's end records (masked): statuses, outputs, result and event."""
+        if result.paused:
+            attempt_status = step_status = StepStatus.WAITING
+            event = EventType.GATE_WAITING if self._asks(step.id) else EventType.STEP_PAUSED
+        else:
+            attempt_status = StepStatus.SUCCEEDED if result.ok else StepStatus.FAILED
+            step_status = attempt_status if final else StepStatus.RUNNING
+            event = _ATTEMPT_EVENT[attempt_status] if final else EventType.STEP_ATTEMPT_FAILED
+        message = self.masker(result.message)
+        return _AttemptEnd(
+            step_id=step.id,
+            attempt=attempt,
+            at=time.time(),
+            attempt_status=attempt_status,
+            step_status=step_status,
+            event=event,
+            message=message,
+            exit_code=result.exit_code,
+            outputs={k: self.masker(v) for k, v in result.outputs.items()},
+            record={
+                "message": message,
+                "exit_code": result.exit_code,
+                "irreversible": irreversible and result.ok,
+                "data": self.masker.mask_data(result.data),
+            },
+            final=final,
+            paused=result.paused,
+        )
+
+    def _write_end(
+        self, end: _AttemptEnd, output: str, conn: Any, events: list[chain.NewEvent]
+    ) -> None:
+        q.finish_attempt(
+            conn,
+            self.run_id,
+            end.step_id,
+            Phase.EXECUTE,
+            end.attempt,
+            status=end.attempt_status,
+            finished_at=end.at,
+            exit_code=end.exit_code,
+            output=output,
+            message=end.message,
+        )
+        values: dict[str, Any] = {}
+        if end.final:
+            finished = None if end.paused else end.at
+            values.update(outputs=end.outputs, result=end.record, finished_at=finished)
+        q.step_transition(
+            conn,
+            self.run_id,
+            end.step_id,
+            from_={StepStatus.RUNNING},
+            to=end.step_status,
+            **values,
+        )
+        data = {
+            "attempt": end.attempt,
+            "exit_code": end.exit_code,
+            "message": end.message,
+            "outputs": end.outputs,
+        }
+        events.append(
+            chain.NewEvent(end.event, self.s.operator, self.run_id, end.step_id, data, end.at)
         )
 
     # ----- gates, confirmations and waits --------------------------------------------------
@@ -711,7 +764,7 @@ class Executor:
             note = f": {decision.note}" if decision.note else ""
             st.result = {"message": f"not confirmed: rejected by {decision.operator}{note}"}
             st.finished_at = time.time()
-        with self._txn() as conn:
+        with self.txn() as conn:
             q.step_transition(
                 conn, self.run_id, step.id, from_={st.status}, to=status, result=st.result
             )
@@ -724,7 +777,7 @@ class Executor:
                 data={"confirm": items, "message": st.result["message"]},
             )
         st.status = status
-        self._emit(event, step.id, confirm=items, message=st.result["message"])
+        self.emit(event, step.id, confirm=items, message=st.result["message"])
         return False
 
     def _decide(self, sid: str, items: list[str], *, confirm: bool = False) -> Decision:
@@ -741,7 +794,7 @@ class Executor:
                 sid, Decision(True, self.s.operator, "auto-approved (--yes)"), evidence
             )
         if self.s.ask is not None:
-            self._emit(EventType.GATE_ASKING, sid, items=items)
+            self.emit(EventType.GATE_ASKING, sid, items=items)
             with self.ask_lock:
                 decision = self.s.ask(sid, items, evidence)
             if decision.approved is not None:
@@ -758,7 +811,7 @@ class Executor:
     def _record(self, sid: str, decision: Decision, evidence: dict[str, Any]) -> Decision:
         verb = "approved" if decision.approved else "rejected"
         note = self.masker(decision.note)
-        with self._txn() as conn:
+        with self.txn() as conn:
             q.insert_approval(
                 conn,
                 run_id=self.run_id,
@@ -786,7 +839,7 @@ class Executor:
         st = self.state[sid]
         if st.wake_at is None:
             st.wake_at = time.time() + seconds
-            with self._txn() as conn:
+            with self.txn() as conn:
                 q.set_step(conn, self.run_id, sid, wake_at=st.wake_at)
         return st.wake_at
 
@@ -801,7 +854,7 @@ class Executor:
             from_, to = {RunStatus.ABORTING}, RunStatus.ABORTING
         else:
             from_, to = {RunStatus.RUNNING, RunStatus.ROLLING_BACK}, RunStatus.ROLLING_BACK
-        with self._txn() as conn:
+        with self.txn() as conn:
             q.transition(
                 conn,
                 self.run_id,
@@ -817,7 +870,7 @@ class Executor:
                 actor=self.s.operator,
                 data={"reason": self.masker(reason)},
             )
-        self._emit(EventType.ROLLBACK_STARTED, None, reason=self.masker(reason))
+        self.emit(EventType.ROLLBACK_STARTED, None, reason=self.masker(reason))
         summary = rollback.undo(self)
         summary["reason"] = self.masker(reason)
         if aborted or self.abort.is_set():  # an abort during the rollback stopped it
@@ -833,7 +886,7 @@ class Executor:
     def _finish(self, status: RunStatus, message: str, summary: dict[str, Any]) -> Outcome:
         now = time.time()
         message = self.masker(message)
-        with self._txn(now) as conn:
+        with self.txn(now) as conn:
             q.transition(
                 conn,
                 self.run_id,
@@ -854,7 +907,7 @@ class Executor:
                 at=now,
                 data={"status": status, "message": message},
             )
-        self._emit(EventType.RUN_FINISHED, None, status=status, message=message, summary=summary)
+        self.emit(EventType.RUN_FINISHED, None, status=status, message=message, summary=summary)
         return Outcome(self.run_id, status, message, summary)
 
     def _interrupted(self) -> Outcome:
@@ -869,7 +922,7 @@ class Executor:
             f" `opsbook resume {self.run_id}` or stop with `opsbook abort {self.run_id}`"
         )
         try:
-            with self._txn() as conn:
+            with self.txn() as conn:
                 q.set_run(conn, self.run_id, lease_owner=None, lease_expires_at=None)
                 chain.append(
                     conn,
@@ -880,13 +933,13 @@ class Executor:
                 )
         except LeaseLost:
             pass
-        self._emit(EventType.RUN_INTERRUPTED, None, message=message)
+        self.emit(EventType.RUN_INTERRUPTED, None, message=message)
         return Outcome(self.run_id, Halt.INTERRUPTED, message)
 
     def _pause(self, paused: list[str]) -> Outcome:
         gates = [sid for sid in paused if self._asks(sid)]
         timers = [sid for sid in paused if sid not in gates]
-        with self._txn() as conn:
+        with self.txn() as conn:
             q.transition(
                 conn,
                 self.run_id,
@@ -911,12 +964,12 @@ class Executor:
             for sid in timers
         ]
         message = ("waiting for a human: " if gates else "waiting: ") + "; ".join(parts)
-        self._emit(EventType.RUN_PAUSED, None, gates=gates, timers=timers, message=message)
+        self.emit(EventType.RUN_PAUSED, None, gates=gates, timers=timers, message=message)
         return Outcome(self.run_id, RunStatus.WAITING, message, waiting_on=paused)
 
     # ----- plumbing ------------------------------------------------------------------------
 
-    def _txn(self, now: float | None = None, *, batch: bool = False) -> Fenced:
+    def txn(self, now: float | None = None, *, batch: bool = False) -> Fenced:
         return self.checkpoints.txn(now, batch=batch)
 
     def _set_step(
@@ -928,7 +981,7 @@ class Executor:
         finished_at: float | None = None,
         **data: Any,
     ) -> None:
-        with self._txn() as conn:
+        with self.txn() as conn:
             values: dict[str, Any] = {}
             if finished_at is not None:
                 values["finished_at"] = finished_at
@@ -941,9 +994,9 @@ class Executor:
         self.state[sid].status = status
         if finished_at is not None:
             self.state[sid].finished_at = finished_at
-        self._emit(event, sid, **data)
+        self.emit(event, sid, **data)
 
-    def _emit(self, type_: EventType, sid: str | None, **data: Any) -> None:
+    def emit(self, type_: EventType, sid: str | None, **data: Any) -> None:
         self.s.observer(RunEvent(type_, self.run_id, sid, data))
 
     def _cancel_all(self) -> None:

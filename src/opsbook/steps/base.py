@@ -61,6 +61,8 @@ class StepContext:
     """Gates: the decision on these items (recorded approval, --yes, or asking a person)."""
     deadline: Callable[[float], float] | None = None
     """Waits: the durable wake-up time for a wait of this many seconds (stored on first call)."""
+    pause_waits_over: float | None = None
+    """Waits with more seconds left than this pause the run (a worker); None waits in-process."""
     record: Callable[[str, dict[str, Any]], None] | None = None
     """Append an event about this step to the run's audit trail (type, data), fenced by the
     run's lease: a kind records its progress (a rollout's percentage) as it goes."""

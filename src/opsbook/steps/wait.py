@@ -28,7 +28,7 @@ class WaitStep(StepKind):
         # left of it instead of starting over.
         wake_at = ctx.deadline(seconds) if ctx.deadline else time.time() + seconds
         remaining = wake_at - time.time()
-        longest = ctx.extra.get("pause_waits_over")
+        longest = ctx.pause_waits_over
         if longest is not None and remaining > float(longest):
             # A worker does not sit on a long timer: the run pauses and is taken up when due.
             when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(wake_at))
