@@ -393,7 +393,7 @@ runbooks:
   release:
     steps:
       - {id: deploy, run: echo deploy >> side.txt}
-      - {id: soak, wait: 4s}
+      - {id: soak, wait: 8s}
       - {id: done, run: echo done >> side.txt}
 """
 
