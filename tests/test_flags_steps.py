@@ -129,7 +129,10 @@ SLO_GUARDED = (
 sources:
   app_logs: {logs: "logs/*.jsonl"}
 metrics:
-  checkout_requests: {from: app_logs, over: 5m, value: "count(*) FILTER (WHERE route = '/checkout')"}
+  checkout_requests:
+    from: app_logs
+    over: 5m
+    value: "count(*) FILTER (WHERE route = '/checkout')"
   checkout_errors:
     from: app_logs
     over: 5m
