@@ -71,11 +71,13 @@ def test_prometheus_drives_a_promql_metric_and_its_alerts_arrive_on_the_intake(
         "    expr: app_errors_total > 5\n    labels: {severity: critical}\n"
         "    annotations: {summary: errors are high}\n"
     )
+    intake = f"{{static_configs: [{{targets: ['127.0.0.1:{intake_port}']}}]}}"
+    app = f"{{job_name: app, static_configs: [{{targets: ['127.0.0.1:{exporter}']}}]}}"
     (tmp_path / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"alerting: {{alertmanagers: [{{static_configs: [{{targets: ['127.0.0.1:{intake_port}']}}]}}]}}\n"
+        f"alerting: {{alertmanagers: [{intake}]}}\n"
         "rule_files: [rules.yml]\n"
-        f"scrape_configs: [{{job_name: app, static_configs: [{{targets: ['127.0.0.1:{exporter}']}}]}}]\n"
+        f"scrape_configs: [{app}]\n"
     )
     project = tmp_path / "project"
     project.mkdir()

@@ -87,10 +87,10 @@ def test_a_receiver_down_for_60s_gets_every_notification_in_order_once(
     try:
         started = time.monotonic()
         # While the receiver is down: each alert fires in turn, then the first two resolve.
-        for name in names:
+        for count, name in enumerate(names, start=1):
             (tmp_path / f"{name}.txt").write_text("1\n")
             wait_until(
-                lambda: len(_outbox(fresh_pg_url)) >= names.index(name) + 1,
+                lambda count=count: len(_outbox(fresh_pg_url)) >= count,  # type: ignore[misc]
                 timeout=30,
                 what=f"{name} firing queued",
             )
