@@ -145,6 +145,68 @@ def _incidents(c: HandoffContext) -> list[dict[str, Any]]:
     return out
 
 
+@register("alerts", "Firing alerts")
+def _alerts(c: HandoffContext) -> list[dict[str, Any]]:
+    from opsbook.monitor.evaluate import load_statuses
+    from opsbook.monitor.state import AlertState
+
+    out = []
+    for status in load_statuses(c.store, c.loaded.spec.project).values():
+        if status.state != AlertState.FIRING:
+            continue
+        since = status.instance.firing_since
+        out.append(
+            {
+                "alert": status.alert,
+                "severity": status.severity,
+                "summary": status.annotations.get("summary"),
+                "value": status.instance.value,
+                "firing_since": _ts(since),
+                "firing_seconds": None if since is None else int(c.now.timestamp() - since),
+            }
+        )
+    return out
+
+
+@register("silences", "Active silences")
+def _silences(c: HandoffContext) -> list[dict[str, Any]]:
+    from opsbook.notify.silences import list_silences
+
+    at = c.now.timestamp()
+    return [
+        {
+            "silence": s.id,
+            "matchers": s.matchers,
+            "author": s.author,
+            "comment": s.comment,
+            "ends_at": _ts(s.ends_at),
+            "seconds_left": int(s.ends_at - at),
+        }
+        for s in list_silences(c.store, c.loaded.spec.project)
+        if s.active(at)
+    ]
+
+
+@register("slos", "SLO error budgets")
+def _slos(c: HandoffContext) -> list[dict[str, Any]]:
+    from opsbook.monitor import slo as slo_api
+
+    # Budgets come from the monitoring part when it computes them (``slo.budget``); until
+    # then each SLO is listed with its objective and window, and its budget left unknown.
+    budget = getattr(slo_api, "budget", None)
+    out = []
+    for name, declared in (getattr(c.loaded.spec, "slos", None) or {}).items():
+        row: dict[str, Any] = {
+            "slo": name,
+            "objective": declared.objective,
+            "window": declared.window,
+        }
+        if callable(budget):
+            row.update(budget(c.store, c.loaded, name, c.now))
+        out.append(row)
+    return out
+
+
 @register("waiting_runs", "Runs waiting for a human")
 def _waiting(c: HandoffContext) -> list[dict[str, Any]]:
     with c.store.begin() as conn:
