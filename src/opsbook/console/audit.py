@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,8 +37,19 @@ def status(text: str) -> str:
     return f"[{style}]{escape(text)}[/{style}]" if style else escape(text)
 
 
-def _duration(row: RunSummary) -> str:
+def _duration(row: RunSummary, now: float | None = None) -> str:
+    if row.started_at is not None and row.finished_at is None:
+        return f"{format_duration((now or time.time()) - row.started_at)} so far"
     return format_duration(row.duration) if row.duration is not None else "-"
+
+
+def _run_status(row: RunSummary, now: float | None = None) -> str:
+    """The status, and for a run marked running whose executor is gone, how to continue it."""
+    shown = status(row.status)
+    expired = row.lease_expires_at is None or row.lease_expires_at < (now or time.time())
+    if row.status == "running" and (row.lease_owner is None or expired):
+        shown += f" [yellow](no executor: opsbook resume {row.id})[/yellow]"
+    return shown
 
 
 def _table(*columns: str) -> Table:
@@ -60,7 +72,7 @@ def show_runs(rows: list[RunSummary]) -> None:
             when(r.created_at),
             escape(r.runbook),
             escape(r.environment),
-            status(r.status),
+            _run_status(r),
             escape(r.operator),
             _duration(r),
         )

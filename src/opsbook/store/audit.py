@@ -30,6 +30,9 @@ class RunSummary:
     started_at: float | None
     finished_at: float | None
     error: str | None
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    """Who executes the run and until when (a run nobody executes can be resumed)."""
 
     @property
     def duration(self) -> float | None:
@@ -60,6 +63,8 @@ def _summary(row: Any) -> RunSummary:
         started_at=row.started_at,
         finished_at=row.finished_at,
         error=row.error,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
     )
 
 
