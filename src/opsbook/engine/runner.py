@@ -31,7 +31,7 @@ from opsbook import environ
 from opsbook.engine import rollback
 from opsbook.engine.observe import Observer, RunEvent
 from opsbook.engine.output import CappedOutput
-from opsbook.errors import LeaseLost, OpsbookError
+from opsbook.errors import ExpressionError, LeaseLost, OpsbookError
 from opsbook.masking import Masker
 from opsbook.plan import confirm_items, expression_context
 from opsbook.spec import expressions as ex
@@ -274,7 +274,13 @@ class Executor:
                         if len(running) >= concurrency:
                             break
                         step = self.by_id[sid]
-                        if not self._condition(step):
+                        try:
+                            will_run = self._condition(step)
+                        except ExpressionError as err:  # fails the step, as any failure does
+                            failure = failure or self._condition_failed(step, err)
+                            self._mark_done(sid)
+                            break
+                        if not will_run:
                             self._set_step(
                                 sid,
                                 "skipped",
@@ -334,6 +340,14 @@ class Executor:
         if step.if_ is None:
             return True
         return ex.condition(step.if_, self._context())
+
+    def _condition_failed(self, step: Step, err: ExpressionError) -> str:
+        message = self.masker(f"if: {err}")
+        self._set_step(
+            step.id, "failed", event="step_failed", finished_at=time.time(), message=message
+        )
+        self.state[step.id].result = {"message": message}
+        return f"step {step.id} failed: {message}"
 
     def _renderer(self) -> Callable[[str], str]:
         """Render templates; the context (O(steps) to build) is made on first use only."""

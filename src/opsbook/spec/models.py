@@ -16,8 +16,8 @@ from opsbook.calendars import Calendar
 from opsbook.flags.models import Flags
 from opsbook.incidents import models as incidents
 from opsbook.spec.durations import Duration
+from opsbook.spec.limits import id_problem
 
-STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -184,11 +184,9 @@ class Step(BaseModel):
     @field_validator("id")
     @classmethod
     def _check_id(cls, value: str) -> str:
-        if not STEP_ID.match(value):
-            raise ValueError(
-                f"step id {value!r} must start with a letter or _ and hold only "
-                "letters, digits, _ and -"
-            )
+        problem = id_problem("step id", value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("needs", mode="before")
