@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from opsbook.errors import SpecError, UsageError
@@ -77,6 +78,13 @@ def release_log(
     return found[:limit]
 
 
-def verify_log(store: Store) -> ChainReport:
+def verify_log(store: Store, anchor: Path | None = None) -> ChainReport:
     with store.begin() as conn:
-        return queries.verify_log(conn)
+        return queries.verify_log(conn, anchor)
+
+
+def anchor(store: Store, path: Path) -> tuple[int, str]:
+    """Append the chain head to an anchor file; the anchored (sequence number, hash)."""
+    with store.begin() as conn:
+        written = queries.write_anchor(conn, path)
+    return written.seq, written.hash

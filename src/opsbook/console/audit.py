@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -154,7 +155,8 @@ def show_detail(detail: dict[str, Any]) -> None:
 def show_chain(report: ChainReport) -> None:
     if report.ok:
         out.print(
-            f"[green]✓[/green] event log intact: {report.checked} events, hash chain verified"
+            f"[green]✓[/green] event log intact: {report.checked} events, hash chain verified,"
+            " every run, approval and attempt matches its events"
         )
         return
     for problem in report.problems:
@@ -163,3 +165,7 @@ def show_chain(report: ChainReport) -> None:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, default=str)
+
+
+def show_anchor(path: Path, seq: int, digest: str) -> None:
+    out.print(f"anchored event {seq} ({digest[:12]}…) in {escape(str(path))}")

@@ -99,6 +99,8 @@ class Display:
             return f"{_MARKS[e.type]} {sid} {word}{took}{why}"
         if e.type == "step_retry":
             return f"  {sid}: retrying in {d['delay']:.1f}s"
+        if e.type == "approval_refused":
+            return f"[bold red]refused[/bold red] {sid}: {escape(str(d.get('message', '')))}"
         if e.type == "rollback_started":
             return f"[magenta]rolling back[/magenta]: {escape(str(d.get('reason', '')))}"
         if e.type == "rollback_step_started":

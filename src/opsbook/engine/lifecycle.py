@@ -25,7 +25,7 @@ from opsbook.masking import Masker
 from opsbook.plan import get_runbook, locks_environment, make_plan
 from opsbook.spec.loader import LoadedSpec, display_name, validate_text
 from opsbook.steps.registry import get_kind
-from opsbook.store import Store
+from opsbook.store import Store, integrity
 from opsbook.store import events as chain
 from opsbook.store import runs as q
 
@@ -89,6 +89,7 @@ def start_run(
                 "runbook": runbook_name,
                 "environment": env_name,
                 "params": masker.mask_data(params),
+                "params_sha256": integrity.digest(params),
                 "git_sha": row["git_sha"],
                 "locks_environment": plan.locks_environment,
             },

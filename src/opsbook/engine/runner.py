@@ -40,7 +40,7 @@ from opsbook.spec.models import Runbook, Step
 from opsbook.spec.validate import dependencies
 from opsbook.steps.base import Decision, StepContext, StepResult
 from opsbook.steps.registry import get_kind
-from opsbook.store import Store
+from opsbook.store import Store, integrity
 from opsbook.store import events as chain
 from opsbook.store import runs as q
 
@@ -629,6 +629,7 @@ class Executor:
                         "exit_code": result.exit_code,
                         "message": message,
                         "outputs": outputs,
+                        "output_sha256": integrity.digest(output.text()),
                     },
                     now,
                 )
@@ -695,6 +696,11 @@ class Executor:
     def _decide(self, sid: str, items: list[str], *, confirm: bool = False) -> Decision:
         with self.store.begin() as conn:
             row = q.get_approval(conn, self.run_id, sid)
+            recorded = row is not None and integrity.approval_is_recorded(conn, row)
+        if row is not None and not recorded:
+            # Written into the table by hand, not by opsbook: the gate stays unanswered.
+            self._emit("approval_refused", sid, message=integrity.refused(row))
+            return Decision(None)
         if row is not None:
             return Decision(row.decision == "approved", row.operator, row.note or "")
         protected = self.s.effective.environment.protected

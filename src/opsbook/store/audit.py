@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
 from opsbook.errors import RunNotFound
-from opsbook.store import events, schema
+from opsbook.store import events, integrity, schema
 
 ACTIVE = ("pending", "running", "waiting", "rolling_back", "needs_attention")
 
@@ -190,5 +191,18 @@ def releases(
     ]
 
 
-def verify_log(conn: Connection) -> events.ChainReport:
-    return events.verify(conn)
+def verify_log(conn: Connection, anchor: Path | None = None) -> events.ChainReport:
+    """The chain (keyed with OPSBOOK_AUDIT_KEY when set), every row against its events, and the
+    anchors of ``anchor``; when all hold, the current head is appended to ``anchor``."""
+    report = events.verify(conn, integrity.audit_key())
+    report.problems += integrity.check_rows(conn)
+    if anchor is not None:
+        report.problems += integrity.check_anchors(conn, anchor)
+        if report.ok:
+            integrity.write_anchor(conn, anchor)
+    return report
+
+
+def write_anchor(conn: Connection, anchor: Path) -> integrity.Anchor:
+    """Append the chain head to ``anchor`` (``opsbook audit anchor``)."""
+    return integrity.write_anchor(conn, anchor)
