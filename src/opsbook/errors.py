@@ -265,3 +265,13 @@ class FlagNotFound(OpsbookError):
     code = "flag_not_found"
     exit_code = 2
     http_status = 404
+
+
+class RunInterrupted(RunFailed):
+    """A signal (Ctrl-C, SIGTERM, SIGHUP) stopped a run; exit 128 + the signal's number."""
+
+    code = "run_interrupted"
+
+    def __init__(self, message: str, *, run: str | None = None, exit_code: int = 130) -> None:
+        super().__init__(message, run=run)
+        self.exit_code = exit_code

@@ -89,7 +89,7 @@ def show_releases(rows: list[Release]) -> None:
     )
     for r in rows:
         approvals = ", ".join(
-            f"{a['step_id']}: {a['decision']} by {a['operator']}" for a in r.approvals
+            f"{a['step_id']}: {answered(a)} by {a['operator']}" for a in r.approvals
         )
         table.add_row(
             when(r.created_at),
@@ -129,7 +129,7 @@ def show_detail(detail: dict[str, Any]) -> None:
     for a in detail["approvals"]:
         note = f" — {a['note']}" if a.get("note") else ""
         evidence = a.get("evidence") or {}
-        what, decision = "approval", a["decision"]
+        what, decision = "approval", answered(a)
         if isinstance(evidence, dict) and evidence.get("confirm"):
             what = "confirmation"
             decision = (
@@ -169,3 +169,11 @@ def dumps(value: Any) -> str:
 
 def show_anchor(path: Path, seq: int, digest: str) -> None:
     out.print(f"anchored event {seq} ({digest[:12]}…) in {escape(str(path))}")
+
+
+def answered(approval: dict[str, Any]) -> str:
+    """How a gate was answered: --yes auto-approvals and signed answers say so."""
+    via = approval.get("via")
+    if via == "yes":
+        return "auto-approved (--yes)"
+    return str(approval["decision"]) + (" (signed)" if via == "ssh" else "")

@@ -10,22 +10,32 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opsbook import environ
+from opsbook import environ, proclife
+from opsbook.approvals import policy as approval_policy
+from opsbook.approvals.signing import Statement
 from opsbook.engine import identity
 from opsbook.engine.observe import Observer, RunEvent, ignore
 from opsbook.engine.runner import Ask, Executor, Outcome, Setup, lease_seconds
-from opsbook.errors import InvalidState, LeaseLost, OpsbookError, RunFailed, WaitingForHuman
+from opsbook.errors import (
+    InvalidState,
+    LeaseLost,
+    OpsbookError,
+    RunFailed,
+    RunInterrupted,
+    WaitingForHuman,
+)
 from opsbook.masking import Masker
 from opsbook.plan import get_runbook, locks_environment, make_plan
 from opsbook.spec.loader import LoadedSpec, display_name, validate_text
 from opsbook.steps.registry import get_kind
-from opsbook.store import Store, integrity
+from opsbook.store import Store, integrity, processes
 from opsbook.store import events as chain
 from opsbook.store import runs as q
 
@@ -102,7 +112,8 @@ def start_run(
     setup = Setup(
         store, run, loaded, runbook, effective, params, owner, operator, observer, yes, ask
     )
-    return Executor(setup).execute()
+    with proclife.interruptible():
+        return Executor(setup).execute()
 
 
 def full_run_id(store: Store, run_id: str) -> str:
@@ -170,7 +181,8 @@ def resume_run(
             q.set_run(conn, run_id, status="running")
         chain.append(conn, "run_leased", run_id=run_id, actor=owner, data={"by": "resume"})
         run = q.get_run(conn, run_id)
-    return Executor(_setup_for(store, run, owner, observer, yes, ask)).execute()
+    with proclife.interruptible():
+        return Executor(_setup_for(store, run, owner, observer, yes, ask)).execute()
 
 
 def approve(
@@ -181,8 +193,14 @@ def approve(
     operator: str,
     note: str = "",
     reject: bool = False,
+    sign_with: Path | None = None,
+    signature: str | None = None,
 ) -> dict[str, Any]:
-    """Record a gate decision with the evidence the approver saw; the run may then continue."""
+    """Record a gate decision with the evidence the approver saw; the run may then continue.
+
+    The environment's ``approvers:`` are applied first (:func:`opsbook.approvals.policy.check`):
+    a signed answer's approver is the key's principal; ``distinct`` refuses the run's operator.
+    """
     run_id = full_run_id(store, run_id)
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
@@ -196,7 +214,7 @@ def approve(
                 f"step {step_id} is a {spec_step.kind} step, not a gate or a step to confirm",
                 run=run_id,
             )
-        if step.status not in ("waiting", "pending"):
+        if step.status != "waiting":
             raise InvalidState(
                 f"step {step_id} is {step.status}, not waiting for an answer", run=run_id
             )
@@ -210,6 +228,16 @@ def approve(
         if confirming:
             evidence.update(items=confirming, confirm=True)
         decision = "rejected" if reject else "approved"
+        note = Masker(environ.resolve(loaded, run.environment).secrets)(note)
+        answer = approval_policy.check(
+            loaded,
+            run,
+            Statement(loaded.spec.project, run_id, step_id, decision, note),
+            operator,
+            sign_with=sign_with,
+            signature=signature,
+        )
+        operator = answer.operator
         # Lock order everywhere: the run row, then the event chain (no deadlock on PostgreSQL).
         if run.status == "waiting":
             # Unleased and running: `opsbook resume` or any worker continues it.
@@ -225,6 +253,8 @@ def approve(
             note=note,
             evidence=evidence,
             created_at=time.time(),
+            via=answer.via,
+            signature=answer.signature,
         )
         chain.append(
             conn,
@@ -232,7 +262,12 @@ def approve(
             run_id=run_id,
             step_id=step_id,
             actor=operator,
-            data={"note": note, **({"confirm": confirming} if confirming else {})},
+            data={
+                "note": note,
+                "via": answer.via,
+                **({"signature": answer.signature} if answer.signature else {}),
+                **({"confirm": confirming} if confirming else {}),
+            },
         )
     return {
         "run": run_id,
@@ -265,6 +300,10 @@ def resolve(store: Store, run_id: str, step_id: str, action: str, *, operator: s
             )
         if step.status != "interrupted":
             raise InvalidState(f"step {step_id} is {step.status}, not interrupted", run=run_id)
+        last = processes.last_attempt(conn, run_id, step_id)
+    if last is not None:
+        proclife.kill_stale(last, run_id)  # the crashed attempt's leftovers, before deciding
+    with store.begin() as conn:
         values: dict[str, Any] = {"status": RESOLUTIONS[action]}
         if action != "rerun":
             values["finished_at"] = time.time()
@@ -375,4 +414,7 @@ def raise_for_outcome(outcome: Outcome) -> None:
         raise WaitingForHuman(outcome.message, run=outcome.run_id)
     if outcome.status == "aborting":
         return
+    if outcome.status == "interrupted":
+        signum = proclife.received() or signal.SIGINT
+        raise RunInterrupted(outcome.message, run=outcome.run_id, exit_code=128 + int(signum))
     raise RunFailed(f"{outcome.status}: {outcome.message}", run=outcome.run_id)

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opsbook import environ
+from opsbook import environ, proclife
+from opsbook.approvals import policy as approval_policy
 from opsbook.engine import rollback
 from opsbook.engine.observe import Observer, RunEvent
 from opsbook.engine.output import CappedOutput
@@ -40,7 +41,7 @@ from opsbook.spec.models import Runbook, Step
 from opsbook.spec.validate import dependencies
 from opsbook.steps.base import Decision, StepContext, StepResult
 from opsbook.steps.registry import get_kind
-from opsbook.store import Store, integrity
+from opsbook.store import Store, integrity, processes
 from opsbook.store import events as chain
 from opsbook.store import runs as q
 
@@ -218,6 +219,7 @@ class Executor:
             elif st.status in ("running", "interrupted"):
                 step = self.by_id[sid]
                 if get_kind(step.kind).safe_to_rerun or step.idempotent:
+                    self._reap(sid)
                     why = (
                         "idempotent" if step.idempotent else f"{step.kind} steps are safe to rerun"
                     )
@@ -341,6 +343,28 @@ class Executor:
             return True
         return ex.condition(step.if_, self._context())
 
+    def _record_process(self, sid: str, attempt: int, pgid: int) -> None:
+        """Where the attempt's processes run, so a later run can kill what a crash left."""
+        with self._txn() as conn:
+            q.finish_attempt(
+                conn,
+                self.run_id,
+                sid,
+                "execute",
+                attempt,
+                pgid=pgid,
+                host=proclife.host(),
+                boot_id=proclife.boot_id(),
+            )
+
+    def _reap(self, sid: str) -> None:
+        """Kill what is left of a crashed attempt of ``sid`` before it runs again."""
+        with self.store.begin() as conn:
+            last = processes.last_attempt(conn, self.run_id, sid)
+        done = proclife.kill_stale(last, self.run_id) if last is not None else None
+        if done:
+            self._emit("step_reaped", sid, message=done)
+
     def _condition_failed(self, step: Step, err: ExpressionError) -> str:
         message = self.masker(f"if: {err}")
         self._set_step(
@@ -412,6 +436,7 @@ class Executor:
             ctx.decide = functools.partial(self._decide, step.id)
             ctx.deadline = functools.partial(self._deadline, step.id)
             ctx.extra["pause_waits_over"] = self.s.pause_waits_over
+            ctx.extra["on_spawn"] = functools.partial(self._record_process, step.id, attempt)
             self.contexts[step.id] = ctx
             self._start_attempt(step, attempt, kind.describe(step.config, self._masked(render)))
             started = time.time()
@@ -701,15 +726,24 @@ class Executor:
             # Written into the table by hand, not by opsbook: the gate stays unanswered.
             self._emit("approval_refused", sid, message=integrity.refused(row))
             return Decision(None)
+        refused = row and approval_policy.recorded_problem(self.s.loaded, self.s.run, row)
+        if refused:
+            self._emit("approval_refused", sid, message=f"{refused}; the gate waits")
+            return Decision(None)
         if row is not None:
             return Decision(row.decision == "approved", row.operator, row.note or "")
         protected = self.s.effective.environment.protected
         evidence = self._evidence(items)
         if confirm:
             evidence["confirm"] = True
+        if self.s.effective.environment.approvers is not None:
+            return Decision(None)  # answered only through `opsbook approve` (approvals.policy)
         if self.s.yes and not protected:
             return self._record(
-                sid, Decision(True, self.s.operator, "auto-approved (--yes)"), evidence
+                sid,
+                Decision(True, self.s.operator, "auto-approved (--yes)"),
+                evidence,
+                via=approval_policy.AUTO,
             )
         if self.s.ask is not None:
             self._emit("gate_asking", sid, items=items)
@@ -726,7 +760,9 @@ class Executor:
             "done": [sid for sid in self.order if self.state[sid].status in DONE],
         }
 
-    def _record(self, sid: str, decision: Decision, evidence: dict[str, Any]) -> Decision:
+    def _record(
+        self, sid: str, decision: Decision, evidence: dict[str, Any], via: str = "human"
+    ) -> Decision:
         verb = "approved" if decision.approved else "rejected"
         note = self.masker(decision.note)
         with self._txn() as conn:
@@ -739,6 +775,7 @@ class Executor:
                 note=note,
                 evidence=evidence,
                 created_at=time.time(),
+                via=via,
             )
             chain.append(
                 conn,
@@ -748,6 +785,7 @@ class Executor:
                 actor=decision.operator,
                 data={
                     "note": note,
+                    "via": via,
                     **({"confirm": evidence["items"]} if "confirm" in evidence else {}),
                 },
             )

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from opsbook.approvals.models import Approvers
 from opsbook.calendars import Calendar
 from opsbook.flags.models import Flags
 from opsbook.incidents import models as incidents
@@ -53,6 +54,7 @@ class Environment(Model):
     env_file: str | None = None
     vars: dict[str, Scalar] = Field(default_factory=dict)
     protected: bool = False
+    approvers: Approvers | None = None
 
 
 class EnvVar(Model):

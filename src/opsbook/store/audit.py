@@ -179,6 +179,7 @@ def releases(
             schema.approvals.c.operator,
             schema.approvals.c.created_at,
             schema.approvals.c.note,
+            schema.approvals.c.via,
         )
         .where(schema.approvals.c.run_id.in_(list(by_run)))
         .order_by(schema.approvals.c.id)

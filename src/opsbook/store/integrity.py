@@ -184,6 +184,7 @@ def approval_matches(row: Any, event: dict[str, Any]) -> bool:
         and event["actor"] == row.operator
         and (event.get("note") or "") == (row.note or "")
         and event.get("signature") == (row.signature or None)
+        and event.get("via") == (row.via or None)
     )
 
 
