@@ -76,11 +76,28 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as err:
-            reason = " ".join(str(err.orig).split())  # drivers answer over several lines
-            raise StoreError(
-                f"store unavailable ({self.display_url}): {reason}",
-                hint=f"check {URL_ENV} / --store and that the server is running",
-            ) from None
+            raise self._unavailable(err) from None
+
+    def _unavailable(self, err: OperationalError) -> StoreError:
+        reason = " ".join(str(err.orig).split())  # drivers answer over several lines
+        return StoreError(
+            f"store unavailable ({self.display_url}): {reason}",
+            hint=f"check {URL_ENV} / --store and that the server is running",
+        )
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction. On SQLite it starts deferred (plain BEGIN), so readers
+        (``serve``'s pages and event streams) never wait for the write lock that every
+        :meth:`begin` takes; in WAL mode they read the last committed state."""
+        try:
+            with (
+                self.engine.connect().execution_options(opsbook_read=True) as conn,
+                conn.begin(),
+            ):
+                yield conn
+        except OperationalError as err:
+            raise self._unavailable(err) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -127,7 +144,8 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read = conn.get_execution_options().get("opsbook_read", False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     return engine
 
