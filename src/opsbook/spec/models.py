@@ -25,8 +25,7 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 Scalar = str | int | float | bool
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+from opsbook.spec.strict import Model  # noqa: E402  (re-exported: sections build on it)
 
 
 def compile_pattern(pattern: str | None) -> str | None:
