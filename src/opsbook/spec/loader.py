@@ -311,7 +311,9 @@ def _clean_loc(loc: tuple[Any, ...], doc: Document) -> Loc:
             node = node[part]
         elif isinstance(node, dict | list):
             if isinstance(part, str) and (
-                "[" in part or part in ("str", "int", "float", "bool", "function-after")
+                "[" in part
+                or part in ("str", "int", "float", "bool", "function-after")
+                or isinstance(node, list)  # a key the model wraps a short list form in (levels)
             ):
                 continue
             out.append(part)  # a missing key: name it
