@@ -116,6 +116,8 @@ metrics:
   up: {check: health}
 alerts:
   site_down: {when: up < 1, for: 0m, severity: warning, summary: Checkout is down}
+slos:
+  checkout-up: {sli: up, objective: 99%, window: 1d, step: 5m}
 runbooks:
 """,
 ).replace(
@@ -165,7 +167,7 @@ def test_handoff_json_lists_one_of_each_item_with_its_numbers(
         "flags": 1,
         "alerts": 1,
         "silences": 1,
-        "slos": 0,
+        "slos": 1,
     }
     (release,) = report["releases"]
     assert (release["runbook"], release["version"], release["status"]) == (
@@ -182,6 +184,14 @@ def test_handoff_json_lists_one_of_each_item_with_its_numbers(
     assert report["schedules"][0]["schedule"] == "daily-checklist"
     (alert,) = report["alerts"]
     assert (alert["alert"], alert["severity"], alert["value"]) == ("site_down", "warning", 0)
+    (slo,) = report["slos"]
+    # One sample, bad (the site is down): the budget of 1% is spent a hundred times over.
+    assert (slo["slo"], slo["events"], slo["bad"], slo["budget_remaining"]) == (
+        "checkout-up",
+        1.0,
+        1.0,
+        -99.0,
+    )
     (silence,) = report["silences"]
     assert silence["comment"] == "maintenance" and 7000 < silence["seconds_left"] <= 7200
     assert report["flags"] == [

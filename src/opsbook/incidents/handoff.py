@@ -189,22 +189,27 @@ def _silences(c: HandoffContext) -> list[dict[str, Any]]:
 
 @register("slos", "SLO error budgets")
 def _slos(c: HandoffContext) -> list[dict[str, Any]]:
-    from opsbook.monitor import slo as slo_api
+    from opsbook.errors import OpsbookError
+    from opsbook.monitor.slo import slo_statuses
 
-    # Budgets come from the monitoring part when it computes them (``slo.budget``); until
-    # then each SLO is listed with its objective and window, and its budget left unknown.
-    budget = getattr(slo_api, "budget", None)
-    out = []
-    for name, declared in (getattr(c.loaded.spec, "slos", None) or {}).items():
-        row: dict[str, Any] = {
-            "slo": name,
-            "objective": declared.objective,
-            "window": declared.window,
+    if not (getattr(c.loaded.spec, "slos", None) or {}):
+        return []
+    try:
+        statuses = slo_statuses(c.loaded, c.now, store=c.store)
+    except OpsbookError as err:  # a source is unreachable: say so instead of failing the report
+        return [{"slo": name, "error": str(err)} for name in c.loaded.spec.slos]
+    return [
+        {
+            "slo": s.name,
+            "objective": s.objective,
+            "window": s.window,
+            "events": s.total,
+            "bad": s.bad,
+            "budget_remaining": None if s.remaining is None else round(s.remaining, 4),
+            "page_burn_rate": s.top_rate("page"),
         }
-        if callable(budget):
-            row.update(budget(c.store, c.loaded, name, c.now))
-        out.append(row)
-    return out
+        for s in statuses
+    ]
 
 
 @register("waiting_runs", "Runs waiting for a human")
