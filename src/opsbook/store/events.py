@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from opsbook.errors import StoreError
 from opsbook.store import driver, integrity, schema
 from opsbook.store.migrations import GENESIS_HASH
 
@@ -88,7 +89,10 @@ def append_many(conn: Connection, new: Sequence[NewEvent]) -> int:
     # BEGIN IMMEDIATE already serialises writers).
     head = driver.fetch_one(conn, _HEAD[conn.dialect.name == "postgresql"], {})
     if head is None:
-        raise RuntimeError("the event chain head row is missing; the store was not migrated")
+        raise StoreError(
+            "the event chain's head row is missing (deleted by hand?)",
+            hint="restore the store from a backup; `opsbook verify-log` says what else changed",
+        )
     seq, prev = int(head[0]), str(head[1])
     key = integrity.audit_key()
     rows = []
@@ -182,8 +186,10 @@ def verify(conn: Connection, key: bytes | None = None) -> ChainReport:
                 )
         prev = row.hash
         expected_seq = row.seq + 1
-    head = conn.execute(select(schema.chain.c.head_seq, schema.chain.c.head_hash)).one()
-    if head.head_seq != expected_seq - 1 or head.head_hash != prev:
+    head = conn.execute(select(schema.chain.c.head_seq, schema.chain.c.head_hash)).first()
+    if head is None:
+        problems.append("the chain head row is missing (deleted by hand)")
+    elif head.head_seq != expected_seq - 1 or head.head_hash != prev:
         problems.append(
             f"chain head says event {head.head_seq} but the log ends at {expected_seq - 1}"
             " (events deleted from the end?)"

@@ -321,7 +321,12 @@ def check_anchors(conn: Connection, path: Path) -> list[str]:
 
 def write_anchor(conn: Connection, path: Path) -> Anchor:
     """Append the chain head to the anchor file; returns it."""
-    head = conn.execute(select(schema.chain.c.head_seq, schema.chain.c.head_hash)).one()
+    head = conn.execute(select(schema.chain.c.head_seq, schema.chain.c.head_hash)).first()
+    if head is None:
+        raise UsageError(
+            "the event chain's head row is missing; nothing to anchor",
+            hint="run `opsbook verify-log` and restore the store from a backup",
+        )
     event_mac = conn.execute(
         select(schema.events.c.mac).where(schema.events.c.seq == head.head_seq)
     ).scalar()
