@@ -93,6 +93,12 @@ def test_signed_distinct_approvals(tmp_path: Path, store_url: str, keys: dict[st
     assert (root / "deployed.txt").exists()
     log = json.loads(cli(root, store_url, "releases", "--json").stdout)
     assert [(a["operator"], a["via"]) for a in log[0]["approvals"]] == [("bob@example.com", "ssh")]
+    # verify-log checks the signature itself: with bob's key gone from allowed_signers it fails
+    signers = (root / "signers").read_text().splitlines()
+    (root / "signers").write_text(signers[0] + "\n")
+    revoked = cli(root, store_url, "verify-log")
+    assert revoked.returncode == 1, revoked.stdout + revoked.stderr
+    assert "has no valid signature of a key in signers" in revoked.stderr
 
 
 def test_a_recorded_answer_without_a_valid_signature_is_refused_by_resume(

@@ -79,8 +79,25 @@ def release_log(
 
 
 def verify_log(store: Store, anchor: Path | None = None) -> ChainReport:
+    """The store's checks, then every signed answer against its environment's allowed_signers."""
     with store.begin() as conn:
-        return queries.verify_log(conn, anchor)
+        report = queries.verify_log(conn, anchor)
+        answers = queries.signed_answers(conn)
+    for run, row in answers:
+        problem = _signature_problem(run, row)
+        if problem:
+            report.problems.append(f"approval {row.id} (run {run.id}): {problem}")
+    return report
+
+
+def _signature_problem(run: Any, row: Any) -> str | None:
+    from opsbook.approvals.policy import recorded_problem
+
+    try:
+        loaded = validate_text(run.spec_text, "opsbook.yaml", Path(run.spec_path))
+    except SpecError:
+        return None  # the file it ran is no longer readable here: nothing to verify against
+    return recorded_problem(loaded, run, row)
 
 
 def anchor(store: Store, path: Path) -> tuple[int, str]:

@@ -204,6 +204,22 @@ def verify_log(conn: Connection, anchor: Path | None = None) -> events.ChainRepo
     return report
 
 
+def signed_answers(conn: Connection) -> list[tuple[Any, Any]]:
+    """(run, approval) for every approval made in an environment with approvers (or signed)."""
+    rows = conn.execute(
+        select(schema.approvals)
+        .where(schema.approvals.c.via == "ssh")
+        .order_by(schema.approvals.c.id)
+    ).all()
+    runs = {
+        r.id: r
+        for r in conn.execute(
+            select(schema.runs).where(schema.runs.c.id.in_({row.run_id for row in rows}))
+        )
+    }
+    return [(runs[row.run_id], row) for row in rows if row.run_id in runs]
+
+
 def write_anchor(conn: Connection, anchor: Path) -> integrity.Anchor:
     """Append the chain head to ``anchor`` (``opsbook audit anchor``)."""
     return integrity.write_anchor(conn, anchor)
