@@ -1,5 +1,5 @@
 """Benchmark (b): 200 HTTP checks against local endpoints that each take 50 ms, against the
-sequential curl loop the seed runbooks use (one URL at a time).
+sequential curl loop a runbook uses (one URL at a time).
 
 opsbook runs one `check` step naming 200 checks; they run concurrently (httpx, asyncio).
 Printed: the whole `opsbook run` command (start-up, store, checkpoints included), the check step
@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from timing import timed
 
 DELAY = 0.05
 
@@ -42,12 +43,6 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # 200 connections arrive at once
-
-
-def timed(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
-    start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
 
 
 def main() -> None:

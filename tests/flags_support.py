@@ -6,13 +6,14 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
+
+from waiting import wait_until
 
 T = TypeVar("T")
 
@@ -25,15 +26,13 @@ def free_port() -> int:
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 20.0) -> T:
-    """Call probe until it returns something other than None; fail the test after timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """Call probe until it returns something other than None (tests/waiting.py's wait_until)."""
+
+    def boxed() -> tuple[T] | None:
         value = probe()
-        if value is not None:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g}s waiting for {what}")
-        time.sleep(0.05)
+        return None if value is None else (value,)
+
+    return wait_until(boxed, timeout, interval=0.05, what=what)[0]
 
 
 def port_open(port: int) -> bool | None:

@@ -53,6 +53,8 @@ class Traffic:
     failed_login_rate: float = 0.01
     seed: int = 12
     incidents: list[Incident] = field(default_factory=list)
+    wide: bool = False
+    """Add the fields a real access log carries (request id, client, user agent): ~230 bytes."""
 
     def active(self, t: datetime, name: str, default: float | None) -> float | None:
         for incident in self.incidents:
@@ -81,7 +83,7 @@ def lines(traffic: Traffic) -> Iterator[dict[str, object]]:
         if slow is not None:
             duration = int(slow * (0.8 + rng.random() * 0.4))
         route = ROUTES[i % len(ROUTES)]
-        yield {
+        record: dict[str, object] = {
             "ts": _ts(t),
             "level": "error" if failed else "info",
             "event": "request",
@@ -89,6 +91,11 @@ def lines(traffic: Traffic) -> Iterator[dict[str, object]]:
             "status": 500 if failed else 200,
             "duration_ms": duration,
         }
+        if traffic.wide:
+            record["request_id"] = f"{traffic.seed:04x}{i:028x}"
+            record["client_ip"] = f"10.{i % 200}.{i // 200 % 250}.{i % 17 + 1}"
+            record["user_agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131"
+        yield record
         if i % int(traffic.per_second * 10) == 0:  # every 10 s: pool, logins, backlog
             in_use = traffic.active(t, "db_pool_in_use", traffic.db_pool_in_use)
             yield {
@@ -139,11 +146,12 @@ def main() -> None:
     args = parser.parse_args()
     start = datetime(2026, 11, 30, tzinfo=UTC)
     per_second = 12.0
-    minutes = args.lines / per_second / 60 / 1.08  # extra records: pool, logins, queue
+    minutes = args.lines / per_second / 60 / 1.058  # extra records: pool, logins, queue
     traffic = Traffic(
         start,
         minutes,
         per_second=per_second,
+        wide=True,
         incidents=[
             Incident(start + timedelta(hours=5), 20, error_rate=0.2),
             Incident(start + timedelta(hours=9), 30, slow_ms=4000),

@@ -59,7 +59,7 @@ def test_sigkill_at_random_points_then_resume_never_repeats_a_side_effect(
 ) -> None:
     rng = random.Random(20261122)
     how = []
-    for trial in range(10):
+    for trial in range(5):  # bounded: each trial is a start, a kill and a resume or two
         name = f"crashy{trial}"  # one project per trial: trials sharing a PostgreSQL store
         root = project(tmp_path / name, CRASHY.replace("project: crashy", f"project: {name}"))
         proc = popen(root, store_url, "run", "release", "--env", "local")
@@ -376,7 +376,7 @@ def test_ctrl_c_kills_the_step_and_lets_go_of_the_run(tmp_path: Path, store_url:
     wait_until(lambda: (root / "started").exists(), what="the step to start")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1, out + err
+    assert proc.returncode == 130, out + err  # 128 + SIGINT
     assert "interrupted; steps in flight were killed" in out
     run = only_run(store_url)
     assert run.lease_owner is None and run.lock_key == "local"

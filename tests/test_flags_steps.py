@@ -121,3 +121,57 @@ def test_the_guard_pauses_the_rollout_and_a_human_decides(tmp_path: Path) -> Non
     assert resumed.returncode == 1, resumed.stdout + resumed.stderr
     shown = show(tmp_path, "new-checkout")
     assert (shown["enabled"], shown["percent"]) == (True, 0)
+
+
+SLO_GUARDED = (
+    FLAGS
+    + """\
+sources:
+  app_logs: {logs: "logs/*.jsonl"}
+metrics:
+  checkout_requests:
+    from: app_logs
+    over: 5m
+    value: "count(*) FILTER (WHERE route = '/checkout')"
+  checkout_errors:
+    from: app_logs
+    over: 5m
+    value: "count(*) FILTER (WHERE route = '/checkout' AND level = 'error')"
+slos:
+  checkout-availability:
+    sli: {bad: checkout_errors, total: checkout_requests}
+    objective: 99.5%
+    window: 1d
+    step: 1m
+    alerts: [{long: 15m, short: 5m, factor: 14.4, severity: page}]
+runbooks:
+  rollout:
+    steps:
+      - id: checkout
+        flag:
+          key: new-checkout
+          steps: [10, 25, 50, 100]
+          pause: 1s
+          guard: {slo: checkout-availability, every: 200ms}
+"""
+)
+
+
+def test_an_slo_guard_pauses_when_replayed_logs_burn_the_budget_fast(tmp_path: Path) -> None:
+    (tmp_path / "opsbook.yaml").write_text(SLO_GUARDED)
+    replay_logs(tmp_path, "checkout-errors.jsonl")
+    done = run_cli("run", "rollout", "-e", "local", cwd=tmp_path)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "guard checkout-availability:page fired at 10%" in done.stdout + done.stderr
+    assert show(tmp_path, "new-checkout")["percent"] == 10
+
+
+def test_an_slo_guard_stays_quiet_while_the_budget_holds(tmp_path: Path) -> None:
+    (tmp_path / "opsbook.yaml").write_text(SLO_GUARDED)
+    (tmp_path / "logs").mkdir()
+    now = time.time()
+    quiet = [{"ts": now - 10 * i, "level": "info", "route": "/checkout"} for i in range(20)]
+    (tmp_path / "logs" / "app.jsonl").write_text("\n".join(json.dumps(r) for r in quiet) + "\n")
+    done = run_cli("run", "rollout", "-e", "local", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert show(tmp_path, "new-checkout")["percent"] == 100

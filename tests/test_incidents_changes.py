@@ -109,7 +109,17 @@ def test_a_postmortem_never_overwrites_an_edited_file(
 
 
 HANDOFF = RELEASE.replace(
-    "  staging: {protected: true}\n", "  staging: {protected: true}\n"
+    "runbooks:\n",
+    """checks:
+  health: {http: "http://127.0.0.1:9/health", timeout: 1s}
+metrics:
+  up: {check: health}
+alerts:
+  site_down: {when: up < 1, for: 0m, severity: warning, summary: Checkout is down}
+slos:
+  checkout-up: {sli: up, objective: 99%, window: 1d, step: 5m}
+runbooks:
+""",
 ).replace(
     "  daily:\n",
     """  hotfix:
@@ -139,6 +149,8 @@ def test_handoff_json_lists_one_of_each_item_with_its_numbers(
         (["run", "promote", "-e", "staging"], 3),  # protected: waits at its gate
         (["flag", "set", "new-checkout", "--percent", "25", "-m", "canary"], 0),
         (["incident", "open", "Slow checkout", "-s", "P3", "--now", "-1h"], 0),
+        (["monitor", "eval"], 1),  # site_down fires
+        (["silence", "add", 'alertname="disk_full"', "--for", "2h", "-m", "maintenance"], 0),
     ]
     for argv, code in steps:
         done = cli(tmp_path, url, *argv)
@@ -153,6 +165,9 @@ def test_handoff_json_lists_one_of_each_item_with_its_numbers(
         "waiting_runs": 1,
         "schedules": 1,
         "flags": 1,
+        "alerts": 1,
+        "silences": 1,
+        "slos": 1,
     }
     (release,) = report["releases"]
     assert (release["runbook"], release["version"], release["status"]) == (
@@ -167,6 +182,18 @@ def test_handoff_json_lists_one_of_each_item_with_its_numbers(
     (waiting,) = report["waiting_runs"]
     assert (waiting["runbook"], waiting["step"]) == ("promote", "approve")
     assert report["schedules"][0]["schedule"] == "daily-checklist"
+    (alert,) = report["alerts"]
+    assert (alert["alert"], alert["severity"], alert["value"]) == ("site_down", "warning", 0)
+    (slo,) = report["slos"]
+    # One sample, bad (the site is down): the budget of 1% is spent a hundred times over.
+    assert (slo["slo"], slo["events"], slo["bad"], slo["budget_remaining"]) == (
+        "checkout-up",
+        1.0,
+        1.0,
+        -99.0,
+    )
+    (silence,) = report["silences"]
+    assert silence["comment"] == "maintenance" and 7000 < silence["seconds_left"] <= 7200
     assert report["flags"] == [
         {**report["flags"][0], "flag": "new-checkout", "percent": 25, "reason": "canary"}
     ]

@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from tests.conftest import REPO, run_cli
 from tests.flags_support import free_port, port_open, stop, wait_for
 
+pytestmark = pytest.mark.slow
 SHOP = REPO / "examples" / "shop"
 PROXY = SHOP / "app" / "proxy.py"
 
@@ -163,6 +165,8 @@ def test_a_canary_answering_5xx_goes_back_to_0_and_rolls_back(tmp_path: Path) ->
         assert "analysis failed at 10%" in done.stdout + done.stderr
 
 
+# Two opsbook processes, a 6 s pause and a 2 s lease to expire on top of the shop's start.
+@pytest.mark.timeout(150)
 def test_killed_at_50_it_resumes_at_50(tmp_path: Path) -> None:
     env = {**os.environ, "OPSBOOK_LEASE_SECONDS": "2", "NO_COLOR": "1"}
     with shop_behind_proxy(tmp_path, canary_fails=False) as ports:

@@ -195,3 +195,36 @@ def test_hostile_rollouts_are_refused_with_a_line(body: str, message: str) -> No
         validate_text(BASE + body, "opsbook.yaml")
     text = "\n".join(str(p) for p in info.value.problems)
     assert message in text and "opsbook.yaml:" in text
+
+
+FLAG_BASE = """\
+version: 1
+project: p
+flags:
+  new-checkout: {default: false}
+runbooks:
+  r:
+    steps:
+      - id: f
+        flag: """
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("{key: nope, on: true}", "unknown flag 'nope'"),
+        ("{key: new-checkout}", "say what to do"),
+        ("{key: new-checkout, on: true, steps: [10, 100]}", "drop on:/percent:"),
+        ("{key: new-checkout, on: true, pause: 1h}", "belong to a rollout"),
+        ("{key: new-checkout, steps: [10, 100], guard: {slo: nope}}", "unknown SLO 'nope'"),
+        ("{key: new-checkout, steps: [10, 100], guard: {}}", "exactly one of slo: or alert:"),
+        ("{key: new-checkout, steps: [100, 10]}", "steps must grow"),
+        ("{key: new-checkout, percent: 101}", "less than or equal to 100"),
+        ("{key: new-checkout, on: true, reason: " + "x" * 501 + "}", "at most 500"),
+    ],
+)
+def test_hostile_flag_steps_are_refused_with_a_line(value: str, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        validate_text(FLAG_BASE + value + "\n", "opsbook.yaml")
+    text = "\n".join(str(p) for p in info.value.problems)
+    assert message in text and "opsbook.yaml:" in text

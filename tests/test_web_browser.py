@@ -28,7 +28,7 @@ ARGS = [
 
 STEPS = (
     "\n".join(
-        f"      - id: s{n:02d}\n        run: sleep 0.3; echo step {n} done" for n in range(1, 10)
+        f"      - id: s{n:02d}\n        run: sleep 1; echo step {n} done" for n in range(1, 10)
     )
     + "\n      - id: window\n        gate: [On-call engineer is aware, Status page updated]\n"
     + "\n".join(

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx
 
+import waiting
 from conftest import run_cli
 
 FAST = {
@@ -61,15 +61,8 @@ def free_port() -> int:
 def wait_until(
     condition: Callable[[], Any], *, timeout: float = 30, every: float = 0.1, what: str = ""
 ) -> Any:
-    """The condition's first truthy value; AssertionError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
-        time.sleep(every)
+    """The condition's first truthy value (the suite's one wait helper, tests/waiting.py)."""
+    return waiting.wait_until(condition, timeout, interval=every, what=what or str(condition))
 
 
 def project(root: Path, yaml: str = PROJECT) -> Path:

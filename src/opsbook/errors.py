@@ -295,3 +295,13 @@ class RunBusy(OpsbookError):
     code = "run_busy"
     exit_code = 4
     http_status = 423
+
+
+class RunInterrupted(RunFailed):
+    """A signal (Ctrl-C, SIGTERM, SIGHUP) stopped a run; exit 128 + the signal's number."""
+
+    code = "run_interrupted"
+
+    def __init__(self, message: str, *, run: str | None = None, exit_code: int = 130) -> None:
+        super().__init__(message, run=run)
+        self.exit_code = exit_code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from opsbook.errors import SpecError, UsageError
@@ -77,6 +78,30 @@ def release_log(
     return found[:limit]
 
 
-def verify_log(store: Store) -> ChainReport:
+def verify_log(store: Store, anchor: Path | None = None) -> ChainReport:
+    """The store's checks, then every signed answer against its environment's allowed_signers."""
     with store.begin() as conn:
-        return queries.verify_log(conn)
+        report = queries.verify_log(conn, anchor)
+        answers = queries.signed_answers(conn)
+    for run, row in answers:
+        problem = _signature_problem(run, row)
+        if problem:
+            report.problems.append(f"approval {row.id} (run {run.id}): {problem}")
+    return report
+
+
+def _signature_problem(run: Any, row: Any) -> str | None:
+    from opsbook.approvals.policy import recorded_problem
+
+    try:
+        loaded = validate_text(run.spec_text, "opsbook.yaml", Path(run.spec_path))
+    except SpecError:
+        return None  # the file it ran is no longer readable here: nothing to verify against
+    return recorded_problem(loaded, run, row)
+
+
+def anchor(store: Store, path: Path) -> tuple[int, str]:
+    """Append the chain head to an anchor file; the anchored (sequence number, hash)."""
+    with store.begin() as conn:
+        written = queries.write_anchor(conn, path)
+    return written.seq, written.hash

@@ -125,12 +125,13 @@ def authenticate(store: Store, bearer: str | None) -> Principal:
             "malformed token", hint="tokens look like opsbook_<id>_<secret>; see `opsbook token`"
         )
     now = time.time()
-    with store.begin() as conn:
+    with store.read() as conn:  # a read: authenticating never waits for the write lock
         row = q.get_token(conn, parts[0])
-        if row is None or not hmac.compare_digest(row.secret_sha256, _digest(token)):
-            raise Unauthenticated("unknown token", hint="create one with `opsbook token create`")
-        if row.revoked_at is not None:
-            raise Unauthenticated(f"token '{row.name}' was revoked")
-        if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
+    if row is None or not hmac.compare_digest(row.secret_sha256, _digest(token)):
+        raise Unauthenticated("unknown token", hint="create one with `opsbook token create`")
+    if row.revoked_at is not None:
+        raise Unauthenticated(f"token '{row.name}' was revoked")
+    if row.last_used_at is None or now - row.last_used_at > _TOUCH_EVERY:
+        with store.begin() as conn:
             q.touch_token(conn, row.id, now)
     return Principal("token", row.name, Role(row.role))

@@ -159,7 +159,7 @@ def session(store: Store, cookie: str | None) -> Session:
     """The live session of a cookie; Unauthenticated when there is none."""
     if not cookie or len(cookie) > 200:
         raise Unauthenticated("not logged in", hint="log in at /login")
-    with store.begin() as conn:
+    with store.read() as conn:
         row = q.get_session(conn, _sha(cookie), time.time())
     if row is None:
         raise Unauthenticated("session expired or unknown", hint="log in at /login")

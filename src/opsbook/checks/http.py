@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -58,34 +59,75 @@ class HttpCheck(CheckType):
                 problems.append(f"bad JMESPath {expression!r}: {err}")
         return problems
 
+    def render(self, config: Any, render: Callable[[str], str]) -> Any:
+        """Everything but the URL, which ``run`` renders through :mod:`opsbook.urlsafe`."""
+        rendered = super().render(config, render)
+        rendered.http = config.http
+        return rendered
+
     async def run(self, ctx: CheckContext, config: Any) -> CheckResult:
         import httpx
 
-        client = await ctx.http_client()
+        from opsbook import urlsafe
+
         result = CheckResult(ctx.name)
+        try:
+            url = urlsafe.render_url(config.http, ctx.render)
+        except urlsafe.UrlValueError as err:
+            result.summary = "refused"
+            result.fail("value", str(err))
+            return result
+        client = await ctx.http_client()
         start = time.perf_counter()
         try:
-            response = await client.request(
-                config.method,
-                config.http,
-                headers=config.headers,
-                content=config.body,
-                timeout=ctx.timeout,
-            )
+            response = await _request(client, config, url, ctx.timeout)
         except httpx.TimeoutException:
             result.summary = "no response"
             result.fail("timeout", f"no response within {ctx.timeout:g}s")
             return result
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as err:
+            # httpx quotes part of the URL in these messages: half a secret would survive masking
+            result.summary = "no response"
+            result.fail("unreachable", f"{type(err).__name__}: the URL is not valid")
+            return result
         except httpx.HTTPError as err:
             result.summary = "no response"
-            result.fail("unreachable", f"cannot reach {config.http}: {type(err).__name__}: {err}")
+            result.fail("unreachable", f"cannot reach {url}: {type(err).__name__}: {err}")
             return result
+        if config.headers and response.is_redirect:
+            result.fail(
+                "redirect",
+                "a redirect to another host was not followed: the check's headers are sent"
+                " only to the host written in the file",
+            )
         elapsed = time.perf_counter() - start
         result.summary = f"HTTP {response.status_code}"
         result.value = float(response.status_code)
         for problem in expectation_problems(config.expect, response, elapsed):
             result.fail("expectation", problem)
         return result
+
+
+async def _request(
+    client: httpx.AsyncClient, config: Any, url: str, timeout: float
+) -> httpx.Response:
+    """The response; with headers (which may hold secrets) redirects stay on the same origin."""
+    from opsbook import urlsafe
+
+    response = await client.request(
+        config.method,
+        url,
+        headers=config.headers,
+        content=config.body,
+        timeout=timeout,
+        follow_redirects=not config.headers,
+    )
+    for _ in range(10):
+        target = response.next_request
+        if target is None or not urlsafe.same_origin(str(target.url), url):
+            break
+        response = await client.send(target, follow_redirects=False)
+    return response
 
 
 def make_client(size: int) -> httpx.AsyncClient:

@@ -49,6 +49,7 @@ COMMANDS = {
     "silence": "monitor_cmds",
     "watch": "monitor_cmds",
     "alerts": "monitor_cmds",
+    "slo": "monitor_cmds",
     "serve": "serve_cmds",
 }
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from opsbook.cli.app import app
+from opsbook.cli.app import app, subgroup
 from opsbook.cli.common import project_store
 from opsbook.cli.options import Json, SpecFile, StoreUrl
 
@@ -76,18 +77,46 @@ def releases(
         show_releases(rows)
 
 
+AnchorFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--anchor",
+        help="Append-only file of chain heads kept outside the store: check it, then append.",
+    ),
+]
+
+
 @app.command("verify-log")
-def verify_log(json: Json = False, file: SpecFile = None, store: StoreUrl = None) -> None:
-    """Recompute the event hash chain; exit 1 and name the first tampered event if it breaks."""
+def verify_log(
+    anchor: AnchorFile = None, json: Json = False, file: SpecFile = None, store: StoreUrl = None
+) -> None:
+    """Check the event chain, every run/approval/attempt row against its events, and anchors."""
     from opsbook.console import print_json
     from opsbook.console.audit import show_chain
     from opsbook.errors import CheckFailed
     from opsbook.history import verify_log as verify
 
-    report = verify(project_store(store, file))
+    report = verify(project_store(store, file), anchor)
     if json:
         print_json({"ok": report.ok, "checked": report.checked, "problems": report.problems})
     else:
         show_chain(report)
     if not report.ok:
         raise CheckFailed(f"event log tampered: {len(report.problems)} problem(s)")
+
+
+audit = subgroup("audit", "The audit trail's anchors outside the store.")
+
+
+@audit.command("anchor")
+def audit_anchor(
+    path: Annotated[Path, typer.Argument(help="The append-only anchor file (commit it).")],
+    file: SpecFile = None,
+    store: StoreUrl = None,
+) -> None:
+    """Append the event chain's head to an anchor file, for verify-log --anchor to check."""
+    from opsbook.console.audit import show_anchor
+    from opsbook.history import anchor
+
+    seq, digest = anchor(project_store(store, file), path)
+    show_anchor(path, seq, digest)

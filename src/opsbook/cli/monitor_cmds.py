@@ -128,6 +128,9 @@ def watch_(
         str | None,
         typer.Option("--listen", help="Also serve POST /api/v2/alerts on HOST:PORT."),
     ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run every tick once and exit (for cron and drills).")
+    ] = False,
     now: Now = None,
     json: Json = False,
     file: SpecFile = None,
@@ -168,6 +171,7 @@ def watch_(
             start=start,
             stop=stop,
             on_tick=tick_printer(json),
+            max_ticks=1 if once else None,
         )
     except KeyboardInterrupt:
         pass

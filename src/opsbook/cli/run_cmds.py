@@ -75,6 +75,10 @@ def approve(
     step: str,
     note: Annotated[str, typer.Option("--note", help="Why; stored with the decision.")] = "",
     reject: Annotated[bool, typer.Option("--reject", help="Reject the gate instead.")] = False,
+    sign_with: Annotated[
+        Path | None,
+        typer.Option("--sign-with", help="SSH private key to sign the answer (approvers:)."),
+    ] = None,
     file: SpecFile = None,
     store: StoreUrl = None,
 ) -> None:
@@ -91,6 +95,7 @@ def approve(
             operator=operator(Path.cwd()),
             note=note,
             reject=reject,
+            sign_with=sign_with,
         )
     )
 

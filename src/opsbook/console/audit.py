@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.markup import escape
@@ -39,8 +41,19 @@ def status(text: str) -> str:
     return f"[{style}]{escape(text)}[/{style}]" if style else escape(text)
 
 
-def _duration(row: RunSummary) -> str:
+def _duration(row: RunSummary, now: float | None = None) -> str:
+    if row.started_at is not None and row.finished_at is None:
+        return f"{format_duration((now or time.time()) - row.started_at)} so far"
     return format_duration(row.duration) if row.duration is not None else "-"
+
+
+def _run_status(row: RunSummary, now: float | None = None) -> str:
+    """The status, and for a run marked running whose executor is gone, how to continue it."""
+    shown = status(row.status)
+    expired = row.lease_expires_at is None or row.lease_expires_at < (now or time.time())
+    if row.status == "running" and (row.lease_owner is None or expired):
+        shown += f" [yellow](no executor: opsbook resume {row.id})[/yellow]"
+    return shown
 
 
 def _table(*columns: str) -> Table:
@@ -63,7 +76,7 @@ def show_runs(rows: list[RunSummary]) -> None:
             when(r.created_at),
             escape(r.runbook),
             escape(r.environment),
-            status(r.status),
+            _run_status(r),
             escape(r.operator),
             _duration(r),
         )
@@ -79,7 +92,7 @@ def show_releases(rows: list[Release]) -> None:
     )
     for r in rows:
         approvals = ", ".join(
-            f"{a['step_id']}: {a['decision']} by {a['operator']}" for a in r.approvals
+            f"{a['step_id']}: {answered(a)} by {a['operator']}" for a in r.approvals
         )
         table.add_row(
             when(r.created_at),
@@ -119,7 +132,7 @@ def show_detail(detail: dict[str, Any]) -> None:
     for a in detail["approvals"]:
         note = f" — {a['note']}" if a.get("note") else ""
         evidence = a.get("evidence") or {}
-        what, decision = "approval", a["decision"]
+        what, decision = "approval", answered(a)
         if isinstance(evidence, dict) and evidence.get("confirm"):
             what = "confirmation"
             decision = (
@@ -145,7 +158,8 @@ def show_detail(detail: dict[str, Any]) -> None:
 def show_chain(report: ChainReport) -> None:
     if report.ok:
         out.print(
-            f"[green]✓[/green] event log intact: {report.checked} events, hash chain verified"
+            f"[green]✓[/green] event log intact: {report.checked} events, hash chain verified,"
+            " every run, approval and attempt matches its events"
         )
         return
     for problem in report.problems:
@@ -154,3 +168,15 @@ def show_chain(report: ChainReport) -> None:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, default=str)
+
+
+def show_anchor(path: Path, seq: int, digest: str) -> None:
+    out.print(f"anchored event {seq} ({digest[:12]}…) in {escape(str(path))}")
+
+
+def answered(approval: dict[str, Any]) -> str:
+    """How a gate was answered: --yes auto-approvals and signed answers say so."""
+    via = approval.get("via")
+    if via == "yes":
+        return "auto-approved (--yes)"
+    return str(approval["decision"]) + (" (signed)" if via == "ssh" else "")

@@ -100,6 +100,8 @@ class Display:
             return f"{_MARKS[e.type]} {sid} {word}{took}{why}"
         if e.type == EventType.STEP_RETRY:
             return f"  {sid}: retrying in {d['delay']:.1f}s"
+        if e.type == EventType.APPROVAL_REFUSED:
+            return f"[bold red]refused[/bold red] {sid}: {escape(str(d.get('message', '')))}"
         if e.type == EventType.ROLLBACK_STARTED:
             return f"[magenta]rolling back[/magenta]: {escape(str(d.get('reason', '')))}"
         if e.type == EventType.ROLLBACK_STEP_STARTED:

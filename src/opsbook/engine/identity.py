@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from opsbook.errors import UsageError
+
 OPERATOR_ENV = "OPSBOOK_OPERATOR"
 
 
@@ -16,7 +18,7 @@ def operator(root: Path) -> str:
     """$OPSBOOK_OPERATOR, else the git user (``Name <email>``), else $USER."""
     named = os.environ.get(OPERATOR_ENV, "").strip()
     if named:
-        return named
+        return _checked(named)
     name = _git(root, "config", "user.name")
     if name:
         email = _git(root, "config", "user.email")
@@ -100,3 +102,17 @@ def _running(pid: int) -> bool:
         return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except (OSError, IndexError):
         return True
+
+
+MAX_OPERATOR = 200
+"""The store keeps operators in VARCHAR(200) on PostgreSQL."""
+
+
+def _checked(name: str) -> str:
+    if len(name) > MAX_OPERATOR or any(ord(c) < 32 for c in name):
+        raise UsageError(
+            f"{OPERATOR_ENV} must be at most {MAX_OPERATOR} printable characters"
+            f" (it has {len(name)})",
+            hint="set it to your name or e-mail address",
+        )
+    return name

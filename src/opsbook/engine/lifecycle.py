@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsbook import environ
+from opsbook import environ, proclife
+from opsbook.approvals import policy as approval_policy
+from opsbook.approvals.signing import Statement
 from opsbook.engine import identity, states
 from opsbook.engine.lease import lease_seconds
 from opsbook.engine.observe import Observer, RunEvent, ignore
@@ -28,13 +31,15 @@ from opsbook.errors import (
     OpsbookError,
     RunBusy,
     RunFailed,
+    RunInterrupted,
     StateMoved,
     WaitingForHuman,
 )
+from opsbook.masking import Masker
 from opsbook.plan import Plan, get_runbook
-from opsbook.spec.loader import display_name, validate_text
+from opsbook.spec.loader import LoadedSpec, display_name, validate_text
 from opsbook.steps.registry import get_kind
-from opsbook.store import Store
+from opsbook.store import Store, integrity, processes
 from opsbook.store import events as chain
 from opsbook.store import runs as q
 
@@ -78,6 +83,7 @@ def start_run(
                 "runbook": plan.runbook,
                 "environment": plan.environment,
                 "params": plan.params,  # masked
+                "params_sha256": integrity.digest(plan.inputs.params),
                 "git_sha": row["git_sha"],
                 "locks_environment": plan.locks_environment,
             },
@@ -101,7 +107,8 @@ def start_run(
         yes=yes,
         ask=ask,
     )
-    return Executor(setup).execute()
+    with proclife.interruptible():
+        return Executor(setup).execute()
 
 
 def _run_row(plan: Plan, *, run_id: str, operator: str, owner: str | None) -> dict[str, Any]:
@@ -187,15 +194,17 @@ def resume_run(
                 hint=f"decide first: `opsbook resolve {run_id} STEP --rerun|--skip|--mark-done`",
             )
         run = _take(conn, run, owner, by="resume")
-    return Executor(_setup_for(store, run, owner, observer, yes=yes, ask=ask)).execute()
+    with proclife.interruptible():
+        return Executor(_setup_for(store, run, owner, observer, yes=yes, ask=ask)).execute()
 
 
 RESUMABLE = frozenset({*states.LEASABLE, RunStatus.WAITING})
 """Run states `opsbook resume` and workers take over."""
 
 
-def _asking(run: Any, step: Any) -> list[str] | None:
-    """Check that ``step`` waits for a human's answer; what a confirmation quotes, if one."""
+def _asking(run: Any, step: Any) -> tuple[LoadedSpec, list[str] | None]:
+    """Check that ``step`` waits for a human's answer: the run's spec, and what a confirmation
+    quotes (if the step is one)."""
     loaded = validate_text(run.spec_text, display_name(Path(run.spec_path)))
     spec_step = get_runbook(loaded, run.runbook).step(step.step_id)
     if not get_kind(spec_step.kind).asks_humans and not spec_step.confirm:
@@ -203,13 +212,13 @@ def _asking(run: Any, step: Any) -> list[str] | None:
             f"step {step.step_id} is a {spec_step.kind} step, not a gate or a step to confirm",
             run=run.id,
         )
-    if step.status not in (StepStatus.WAITING, StepStatus.PENDING):
+    if step.status != StepStatus.WAITING:
         raise InvalidState(
             f"step {step.step_id} is {step.status}, not waiting for an answer", run=run.id
         )
     # A confirmation quotes the exact command the paused run showed (already masked).
     confirming: list[str] | None = (step.result or {}).get("confirm") if spec_step.confirm else None
-    return confirming
+    return loaded, confirming
 
 
 def _approval_evidence(
@@ -262,17 +271,33 @@ def approve(
     operator: str,
     note: str = "",
     reject: bool = False,
+    sign_with: Path | None = None,
+    signature: str | None = None,
 ) -> dict[str, Any]:
-    """Record a gate decision with the evidence the approver saw; the run may then continue."""
+    """Record a gate decision with the evidence the approver saw; the run may then continue.
+
+    The environment's ``approvers:`` are applied first (:func:`opsbook.approvals.policy.check`):
+    a signed answer's approver is the key's principal; ``distinct`` refuses the run's operator.
+    """
     run_id = full_run_id(store, run_id)
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
         step = q.get_step(conn, run_id, step_id)
         if run.status in FINISHED:
             raise InvalidState(f"already finished ({run.status})", run=run_id)
-        confirming = _asking(run, step)
+        loaded, confirming = _asking(run, step)
         evidence = _approval_evidence(conn, run_id, confirming)
         decision = "rejected" if reject else "approved"
+        note = Masker(environ.resolve(loaded, run.environment).secrets)(note)
+        answer = approval_policy.check(
+            loaded,
+            run,
+            Statement(loaded.spec.project, run_id, step_id, decision, note),
+            operator,
+            sign_with=sign_with,
+            signature=signature,
+        )
+        operator = answer.operator
         # Lock order everywhere: the run row, then the event chain (no deadlock on PostgreSQL).
         if run.status == RunStatus.WAITING:
             # Unleased and running: `opsbook resume` or any worker continues it.
@@ -295,6 +320,8 @@ def approve(
             note=note,
             evidence=evidence,
             created_at=time.time(),
+            via=answer.via,
+            signature=answer.signature,
         )
         chain.append(
             conn,
@@ -302,7 +329,12 @@ def approve(
             run_id=run_id,
             step_id=step_id,
             actor=operator,
-            data={"note": note, **({"confirm": confirming} if confirming else {})},
+            data={
+                "note": note,
+                "via": answer.via,
+                **({"signature": answer.signature} if answer.signature else {}),
+                **({"confirm": confirming} if confirming else {}),
+            },
         )
     return {
         "run": run_id,
@@ -339,6 +371,10 @@ def resolve(store: Store, run_id: str, step_id: str, action: str, *, operator: s
             )
         if step.status != StepStatus.INTERRUPTED:
             raise InvalidState(f"step {step_id} is {step.status}, not interrupted", run=run_id)
+        last = processes.last_attempt(conn, run_id, step_id)
+    if last is not None:
+        proclife.kill_stale(last, run_id)  # the crashed attempt's leftovers, before deciding
+    with store.begin() as conn:
         values: dict[str, Any] = {}
         if action != "rerun":
             values["finished_at"] = time.time()
@@ -480,4 +516,7 @@ def raise_for_outcome(outcome: Outcome) -> None:
         raise WaitingForHuman(outcome.message, run=outcome.run_id)
     if outcome.status == RunStatus.ABORTING:
         return
+    if outcome.status == Halt.INTERRUPTED:
+        signum = proclife.received() or signal.SIGINT
+        raise RunInterrupted(outcome.message, run=outcome.run_id, exit_code=128 + int(signum))
     raise RunFailed(f"{outcome.status}: {outcome.message}", run=outcome.run_id)

@@ -23,6 +23,7 @@ from opsbook.steps.base import StepResult
 from opsbook.steps.registry import get_kind
 from opsbook.steps.run import run_template
 from opsbook.store import events as chain
+from opsbook.store import integrity
 from opsbook.store import runs as q
 
 if TYPE_CHECKING:
@@ -234,7 +235,7 @@ def _finish_rollback(
             run_id=ex.run_id,
             step_id=step.id,
             actor=ex.operator,
-            data={"exit_code": exit_code},
+            data={"exit_code": exit_code, **integrity.attempt_seal(attempt, output.text())},
         )
     ex.state[step.id].status = status
     ex.emit(

@@ -27,14 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opsbook import environ
+from opsbook import environ, proclife
+from opsbook.approvals import policy as approval_policy
 from opsbook.engine import rollback
 from opsbook.engine.checkpoint import Checkpoints, Fenced
 from opsbook.engine.lease import Heartbeat
 from opsbook.engine.observe import Observer, RunEvent
 from opsbook.engine.output import CappedOutput
 from opsbook.engine.states import DONE, EventType, Halt, Phase, RunStatus, StepStatus
-from opsbook.errors import LeaseLost, OpsbookError, StateMoved
+from opsbook.errors import ExpressionError, LeaseLost, OpsbookError, StateMoved
 from opsbook.masking import Masker
 from opsbook.plan import confirm_items, expression_context
 from opsbook.spec import expressions as ex
@@ -43,7 +44,7 @@ from opsbook.spec.models import Runbook, Step
 from opsbook.spec.validate import dependencies
 from opsbook.steps.base import Decision, StepContext, StepResult
 from opsbook.steps.registry import get_kind
-from opsbook.store import Store
+from opsbook.store import Store, integrity, processes
 from opsbook.store import events as chain
 from opsbook.store import runs as q
 
@@ -272,6 +273,7 @@ class Executor:
             elif st.status in (StepStatus.RUNNING, StepStatus.INTERRUPTED):
                 step = self.by_id[sid]
                 if get_kind(step.kind).safe_to_rerun or step.idempotent:
+                    self._reap(sid)
                     why = (
                         "idempotent" if step.idempotent else f"{step.kind} steps are safe to rerun"
                     )
@@ -339,7 +341,13 @@ class Executor:
                         if len(running) >= concurrency:
                             break
                         step = self.by_id[sid]
-                        if not self._condition(step):
+                        try:
+                            will_run = self._condition(step)
+                        except ExpressionError as err:  # fails the step, as any failure does
+                            failure = failure or self._condition_failed(step, err)
+                            self._mark_done(sid)
+                            break
+                        if not will_run:
                             self._set_step(
                                 sid,
                                 StepStatus.SKIPPED,
@@ -402,6 +410,40 @@ class Executor:
         if step.if_ is None:
             return True
         return ex.condition(step.if_, self._context())
+
+    def _record_process(self, sid: str, attempt: int, pgid: int) -> None:
+        """Where the attempt's processes run, so a later run can kill what a crash left."""
+        with self.txn() as conn:
+            q.finish_attempt(
+                conn,
+                self.run_id,
+                sid,
+                Phase.EXECUTE,
+                attempt,
+                pgid=pgid,
+                host=proclife.host(),
+                boot_id=proclife.boot_id(),
+            )
+
+    def _reap(self, sid: str) -> None:
+        """Kill what is left of a crashed attempt of ``sid`` before it runs again."""
+        with self.store.begin() as conn:
+            last = processes.last_attempt(conn, self.run_id, sid)
+        done = proclife.kill_stale(last, self.run_id) if last is not None else None
+        if done:
+            self.emit(EventType.STEP_REAPED, sid, message=done)
+
+    def _condition_failed(self, step: Step, err: ExpressionError) -> str:
+        message = self.masker(f"if: {err}")
+        self._set_step(
+            step.id,
+            StepStatus.FAILED,
+            event=EventType.STEP_FAILED,
+            finished_at=time.time(),
+            message=message,
+        )
+        self.state[step.id].result = {"message": message}
+        return f"step {step.id} failed: {message}"
 
     def renderer(self) -> Callable[[str], str]:
         """Render templates; the context (O(steps) to build) is made on first use only."""
@@ -504,6 +546,7 @@ class Executor:
         ctx.decide = functools.partial(self._decide, step.id)
         ctx.deadline = functools.partial(self._deadline, step.id)
         ctx.pause_waits_over = self.s.pause_waits_over
+        ctx.extra["on_spawn"] = functools.partial(self._record_process, step.id, attempt)
         return ctx
 
     def _execute_kind(self, step: Step, ctx: StepContext) -> StepResult:
@@ -738,6 +781,7 @@ class Executor:
             "exit_code": end.exit_code,
             "message": end.message,
             "outputs": end.outputs,
+            "output_sha256": integrity.digest(output),
         }
         events.append(
             chain.NewEvent(end.event, self.s.operator, self.run_id, end.step_id, data, end.at)
@@ -783,15 +827,29 @@ class Executor:
     def _decide(self, sid: str, items: list[str], *, confirm: bool = False) -> Decision:
         with self.store.begin() as conn:
             row = q.get_approval(conn, self.run_id, sid)
+            recorded = row is not None and integrity.approval_is_recorded(conn, row)
+        if row is not None and not recorded:
+            # Written into the table by hand, not by opsbook: the gate stays unanswered.
+            self.emit(EventType.APPROVAL_REFUSED, sid, message=integrity.refused(row))
+            return Decision(None)
+        refused = row and approval_policy.recorded_problem(self.s.loaded, self.s.run, row)
+        if refused:
+            self.emit(EventType.APPROVAL_REFUSED, sid, message=f"{refused}; the gate waits")
+            return Decision(None)
         if row is not None:
             return Decision(row.decision == "approved", row.operator, row.note or "")
         protected = self.s.effective.environment.protected
         evidence = self._evidence(items)
         if confirm:
             evidence["confirm"] = True
+        if self.s.effective.environment.approvers is not None:
+            return Decision(None)  # answered only through `opsbook approve` (approvals.policy)
         if self.s.yes and not protected:
             return self._record(
-                sid, Decision(True, self.s.operator, "auto-approved (--yes)"), evidence
+                sid,
+                Decision(True, self.s.operator, "auto-approved (--yes)"),
+                evidence,
+                via=approval_policy.AUTO,
             )
         if self.s.ask is not None:
             self.emit(EventType.GATE_ASKING, sid, items=items)
@@ -808,7 +866,9 @@ class Executor:
             "done": [sid for sid in self.order if self.state[sid].status in DONE],
         }
 
-    def _record(self, sid: str, decision: Decision, evidence: dict[str, Any]) -> Decision:
+    def _record(
+        self, sid: str, decision: Decision, evidence: dict[str, Any], via: str = "human"
+    ) -> Decision:
         verb = "approved" if decision.approved else "rejected"
         note = self.masker(decision.note)
         with self.txn() as conn:
@@ -821,6 +881,7 @@ class Executor:
                 note=note,
                 evidence=evidence,
                 created_at=time.time(),
+                via=via,
             )
             chain.append(
                 conn,
@@ -830,6 +891,7 @@ class Executor:
                 actor=decision.operator,
                 data={
                     "note": note,
+                    "via": via,
                     **({"confirm": evidence["items"]} if "confirm" in evidence else {}),
                 },
             )

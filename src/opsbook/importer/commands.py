@@ -682,8 +682,14 @@ class _Collect(bashlex.ast.nodevisitor):  # type: ignore[misc]
         self.found.append(simple)
 
 
+MAX_PARSE = 20_000
+"""Longer texts are read by the shell-word fallback: bashlex's parser is not made for megabytes."""
+
+
 def parse(text: str) -> list[Simple] | None:
     """The simple commands in a command text, or None when bashlex cannot read it."""
+    if len(text) > MAX_PARSE:
+        return None
     try:
         trees = bashlex.parse(_neutral(text))
     except Exception:  # bashlex raises ParsingError, NotImplementedError and others

@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
+from opsbook.importer import incident_ops
 from opsbook.importer.draft import Draft, StepDraft
 from opsbook.spec.loader import LoadedSpec, validate_text
 
@@ -119,6 +120,7 @@ def to_map(draft: Draft) -> CommentedMap:
         runbooks[name] = item
         runbooks.yaml_add_eol_comment(_origin(draft, runbook.line), name)
     doc["runbooks"] = runbooks
+    doc.update(incident_ops.sections(draft))  # severities, escalation, contacts from x-operations
     if draft.operations:
         ops = CommentedMap()
         for category, entries in draft.operations.items():

@@ -313,6 +313,10 @@ def _secret_values(text: str, line: int, draft: Draft, where: str) -> str:
 def _join(current: str | None, target: str) -> str:
     if target.startswith(("/", "~")) or current is None:
         return posixpath.normpath(target)
+    target = posixpath.normpath(target)
+    if target == current or current.endswith("/" + target) or target.startswith(current + "/"):
+        # a later block that says `cd web/app` again means the same place, not web/app/web/app
+        return target if target.startswith(current + "/") else current
     return posixpath.normpath(posixpath.join(current, target))
 
 

@@ -162,6 +162,9 @@ def _wrap_sql(lines: list[str], first_line: int, result: Cleaned) -> list[tuple[
             while index < len(lines) and lines[index].strip() and not lines[index].startswith("#"):
                 out.append((first_line + index, lines[index].rstrip()))
                 index += 1
+                ended = lines[index - 1].rstrip().endswith(";")
+                if ended and index < len(lines) and not _SQL_START.match(lines[index].strip()):
+                    break  # the statements are over; a shell command follows
             out.append((first_line + index - 1, "SQL"))
             continue
         out.append((line, lines[index]))

@@ -145,6 +145,73 @@ def _incidents(c: HandoffContext) -> list[dict[str, Any]]:
     return out
 
 
+@register("alerts", "Firing alerts")
+def _alerts(c: HandoffContext) -> list[dict[str, Any]]:
+    from opsbook.monitor.evaluate import load_statuses
+    from opsbook.monitor.state import AlertState
+
+    out = []
+    for status in load_statuses(c.store, c.loaded.spec.project).values():
+        if status.state != AlertState.FIRING:
+            continue
+        since = status.instance.firing_since
+        out.append(
+            {
+                "alert": status.alert,
+                "severity": status.severity,
+                "summary": status.annotations.get("summary"),
+                "value": status.instance.value,
+                "firing_since": _ts(since),
+                "firing_seconds": None if since is None else int(c.now.timestamp() - since),
+            }
+        )
+    return out
+
+
+@register("silences", "Active silences")
+def _silences(c: HandoffContext) -> list[dict[str, Any]]:
+    from opsbook.notify.silences import list_silences
+
+    at = c.now.timestamp()
+    return [
+        {
+            "silence": s.id,
+            "matchers": s.matchers,
+            "author": s.author,
+            "comment": s.comment,
+            "ends_at": _ts(s.ends_at),
+            "seconds_left": int(s.ends_at - at),
+        }
+        for s in list_silences(c.store, c.loaded.spec.project)
+        if s.active(at)
+    ]
+
+
+@register("slos", "SLO error budgets")
+def _slos(c: HandoffContext) -> list[dict[str, Any]]:
+    from opsbook.errors import OpsbookError
+    from opsbook.monitor.slo import slo_statuses
+
+    if not (getattr(c.loaded.spec, "slos", None) or {}):
+        return []
+    try:
+        statuses = slo_statuses(c.loaded, c.now, store=c.store)
+    except OpsbookError as err:  # a source is unreachable: say so instead of failing the report
+        return [{"slo": name, "error": str(err)} for name in c.loaded.spec.slos]
+    return [
+        {
+            "slo": s.name,
+            "objective": s.objective,
+            "window": s.window,
+            "events": s.total,
+            "bad": s.bad,
+            "budget_remaining": None if s.remaining is None else round(s.remaining, 4),
+            "page_burn_rate": s.top_rate("page"),
+        }
+        for s in statuses
+    ]
+
+
 @register("waiting_runs", "Runs waiting for a human")
 def _waiting(c: HandoffContext) -> list[dict[str, Any]]:
     with c.store.begin() as conn:

@@ -149,6 +149,8 @@ class Contact(_Model):
     name: str | None = None
     receivers: list[str] = Field(default_factory=list)
     role: str | None = None
+    email: str | None = None
+    phone: str | None = None
 
     _one = field_validator("receivers", mode="before")(_names)
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from opsbook.spec.durations import Duration
-from opsbook.spec.models import Model
+from opsbook.spec.strict import Model
 
 CONDITION = re.compile(
     r"^\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*(>=|<=|==|!=|>|<)\s*(-?\d+(?:\.\d+)?)\s*(%?)\s*$"

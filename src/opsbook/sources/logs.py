@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, model_validator
 
 from opsbook.sources.base import Sample, SourceContext, SourceError, SourceKind
-from opsbook.spec.models import Model
+from opsbook.spec.strict import Model
 
 if TYPE_CHECKING:
     import duckdb

@@ -21,6 +21,7 @@ from typing import Any
 import simpleeval
 
 from opsbook.errors import ExpressionError
+from opsbook.spec import limits
 
 ROOTS = ("params", "vars", "env", "steps", "run", "environment")
 RUN_KEYS = ("id", "operator", "runbook", "started_at", "git_sha", "project")
@@ -55,6 +56,30 @@ def _format(template: str, *args: Any) -> str:
     return re.sub(r"\{(\d+)\}", lambda m: str(args[int(m.group(1))]), template)
 
 
+def _from_json(text: Any) -> Any:
+    limits.check_json(str(text))
+    return json.loads(text)
+
+
+def _power(base: Any, exponent: Any) -> Any:
+    limits.check_power(base, exponent)
+    return base**exponent
+
+
+OPERATORS: dict[type[ast.AST], Callable[..., Any]] = {
+    **simpleeval.DEFAULT_OPERATORS,
+    ast.Pow: _power,
+}
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _without_values(err: Exception) -> str:
+    """An error's text with quoted values removed: int('s3cret') must not print the secret."""
+    if isinstance(err, limits.LimitExceeded):
+        return str(err)
+    return _QUOTED.sub("'…'", str(err))
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "contains": _contains,
     "startsWith": lambda s, p: str(s).lower().startswith(str(p).lower()),
@@ -62,7 +87,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "format": _format,
     "join": lambda items, sep=",": str(sep).join(str(i) for i in items),
     "toJSON": lambda v: json.dumps(v),
-    "fromJSON": lambda s: json.loads(s),
+    "fromJSON": _from_json,
     "lower": lambda s: str(s).lower(),
     "upper": lambda s: str(s).upper(),
     "len": len,
@@ -112,13 +137,37 @@ def parse(expr: str) -> ast.Expression:
     source = translate(expr)
     if not source:
         raise ExpressionError("empty expression", hint="write a name such as params.version")
+    if len(source) > limits.MAX_STRING:
+        raise ExpressionError(f"expression is {len(source):,} characters; write a shorter one")
     try:
-        return ast.parse(source, mode="eval")
-    except SyntaxError as err:
+        tree = ast.parse(source, mode="eval")
+    except (SyntaxError, RecursionError, MemoryError) as err:
         raise ExpressionError(
-            f"cannot parse expression {expr.strip()!r}: {err.msg}",
+            f"cannot parse expression {_short(expr)}: {getattr(err, 'msg', 'nested too deeply')}",
             hint="use names like params.version, operators ==, !=, &&, ||, ! and 'quoted' strings",
         ) from None
+    _check_constant_powers(tree, expr)
+    return tree
+
+
+def _short(expr: str) -> str:
+    text = expr.strip()
+    return repr(text if len(text) <= 80 else text[:80] + "...")
+
+
+def _check_constant_powers(tree: ast.AST, expr: str) -> None:
+    """``4000000**4000000`` is refused when the file is validated, not when it is run."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            try:
+                base, exponent = ast.literal_eval(node.left), ast.literal_eval(node.right)
+                limits.check_power(base, exponent)
+            except limits.LimitExceeded as err:
+                raise ExpressionError(
+                    f"expression {_short(expr)}: {err}", hint="use a smaller power"
+                ) from None
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+                continue  # not a constant: checked when evaluated
 
 
 def references(expr: str) -> list[Reference]:
@@ -179,15 +228,18 @@ def templates(text: str) -> Iterator[str]:
 def evaluate(expr: str, context: Mapping[str, Any]) -> Any:
     """Evaluate one expression against a context of the six names."""
     names = {root: _lenient(context.get(root, {})) for root in ROOTS}
-    evaluator = simpleeval.EvalWithCompoundTypes(names=names, functions=FUNCTIONS)
+    evaluator = simpleeval.EvalWithCompoundTypes(
+        names=names, functions=FUNCTIONS, operators=OPERATORS
+    )
+    tree = parse(expr)
     try:
-        return evaluator.eval(translate(expr))
+        return evaluator.eval(translate(expr), previously_parsed=tree.body)
     except simpleeval.InvalidExpression as err:
-        raise ExpressionError(f"cannot evaluate {expr.strip()!r}: {err}") from None
-    except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError) as err:
-        raise ExpressionError(f"cannot evaluate {expr.strip()!r}: {err}") from None
-    except SyntaxError as err:
-        raise ExpressionError(f"cannot parse expression {expr.strip()!r}: {err.msg}") from None
+        raise ExpressionError(f"cannot evaluate {_short(expr)}: {_without_values(err)}") from None
+    except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, ArithmeticError) as err:
+        raise ExpressionError(f"cannot evaluate {_short(expr)}: {_without_values(err)}") from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"cannot evaluate {_short(expr)}: nested too deeply") from None
 
 
 def to_text(value: Any) -> str:

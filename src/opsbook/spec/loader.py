@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from opsbook.errors import Problem, SpecError, SpecNotFound
-from opsbook.spec import fastyaml
+from opsbook.spec import fastyaml, limits
 from opsbook.spec.models import COMMON_STEP_FIELDS, Spec, Step
 
 FILENAME = "opsbook.yaml"
@@ -132,6 +132,10 @@ def parse_yaml(text: str, file: str) -> Document:
         ) from None
     except Exception as err:  # ruamel raises a few non-marked errors (e.g. duplicate keys)
         raise SpecError([Problem(file, 1, "", f"YAML error: {err}")]) from None
+    try:
+        limits.expanded_size(data)  # before anything expands the aliases
+    except limits.LimitExceeded as err:
+        raise SpecError([Problem(file, 1, "", f"YAML too large: {err}")]) from None
     return Document(file, data)
 
 
@@ -309,7 +313,9 @@ def _clean_loc(loc: tuple[Any, ...], doc: Document) -> Loc:
             node = node[part]
         elif isinstance(node, dict | list):
             if isinstance(part, str) and (
-                "[" in part or part in ("str", "int", "float", "bool", "function-after")
+                "[" in part
+                or part in ("str", "int", "float", "bool", "function-after")
+                or isinstance(node, list)  # a key the model wraps a short list form in (levels)
             ):
                 continue
             out.append(part)  # a missing key: name it

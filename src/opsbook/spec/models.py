@@ -12,20 +12,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from opsbook.approvals.models import Approvers
 from opsbook.calendars import Calendar
 from opsbook.flags.models import Flags
 from opsbook.incidents import models as incidents
 from opsbook.spec.durations import Duration
+from opsbook.spec.limits import id_problem
 
-STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 Scalar = str | int | float | bool
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=False)
+from opsbook.spec.strict import Model  # noqa: E402  (re-exported: sections build on it)
 
 
 def compile_pattern(pattern: str | None) -> str | None:
@@ -53,6 +53,7 @@ class Environment(Model):
     env_file: str | None = None
     vars: dict[str, Scalar] = Field(default_factory=dict)
     protected: bool = False
+    approvers: Approvers | None = None
 
 
 class EnvVar(Model):
@@ -184,11 +185,9 @@ class Step(BaseModel):
     @field_validator("id")
     @classmethod
     def _check_id(cls, value: str) -> str:
-        if not STEP_ID.match(value):
-            raise ValueError(
-                f"step id {value!r} must start with a letter or _ and hold only "
-                "letters, digits, _ and -"
-            )
+        problem = id_problem("step id", value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("needs", mode="before")

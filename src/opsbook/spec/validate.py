@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from opsbook.errors import ExpressionError, Problem
 from opsbook.incidents.validate import problems as incident_problems
 from opsbook.spec import expressions as ex
+from opsbook.spec.limits import id_problem
 from opsbook.spec.models import COMMON_STEP_FIELDS, ENV_NAME, Runbook, Spec
 from opsbook.steps.registry import get_kind, is_kind, kind_names
 
@@ -48,8 +49,18 @@ def semantic_problems(loaded: LoadedSpec) -> list[Problem]:
             hint = _suggest(key, top_fields) or "custom data goes under an x- key (x-operations)"
             add((key,), f"unknown key '{key}'; {hint}")
 
+    for section, kind in (
+        ("environments", "environment"),
+        ("runbooks", "runbook"),
+        ("checks", "check"),
+    ):
+        for name in getattr(spec, section):
+            problem = id_problem(kind, name)
+            if problem:
+                add((section, name), problem)
+
     for name, var in spec.env.items():
-        if not ENV_NAME.match(name):
+        if not ENV_NAME.fullmatch(name):
             add(("env", name), f"'{name}' is not a valid variable name; use A-Z, 0-9 and _")
         if var.pattern and var.default is not None:
             import re
@@ -163,7 +174,7 @@ def _runbook_problems(spec: Spec, rb_name: str, runbook: Runbook) -> Iterator[tu
                 ("an irreversible step cannot have a rollback; drop one of the two"),
             )
         for key in step.env:
-            if not ENV_NAME.match(key):
+            if not ENV_NAME.fullmatch(key):
                 yield (*loc, "env", key), f"'{key}' is not a valid variable name; use A-Z, 0-9, _"
 
     all_ids = [s.id for s in runbook.steps]

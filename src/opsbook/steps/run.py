@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opsbook import shellsafe
+from opsbook import proclife, shellsafe
 from opsbook.masking import SplitGuard
 from opsbook.steps.base import StepContext, StepKind, StepResult
 
@@ -42,6 +42,7 @@ def run_template(
     timeout: float | None,
     cancelled: threading.Event,
     secrets: Iterable[str] = (),
+    on_spawn: Callable[[int], None] | None = None,
 ) -> ShellResult:
     """Run a ``run:``/``rollback:`` command whose ``${{ }}`` values reach it through ``env``.
 
@@ -61,6 +62,7 @@ def run_template(
             log=guard,
             timeout=timeout,
             cancelled=cancelled,
+            on_spawn=on_spawn,
         )
     finally:
         guard.flush()
@@ -74,6 +76,7 @@ def run_shell(
     log: Callable[[str], None],
     timeout: float | None,
     cancelled: threading.Event,
+    on_spawn: Callable[[int], None] | None = None,
 ) -> ShellResult:
     """Run ``sh -c command``, streaming each output line to ``log``.
 
@@ -92,6 +95,22 @@ def run_shell(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    assert proc.stdout is not None
+    proclife.register(proc.pid)  # killed by the reaper should this process die first
+    try:
+        if on_spawn is not None:
+            on_spawn(proc.pid)
+        return _supervise(proc, log, timeout, cancelled)
+    finally:
+        proclife.unregister(proc.pid)
+
+
+def _supervise(
+    proc: subprocess.Popen[bytes],
+    log: Callable[[str], None],
+    timeout: float | None,
+    cancelled: threading.Event,
+) -> ShellResult:
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)
@@ -188,6 +207,7 @@ class RunStep(StepKind):
             timeout=ctx.timeout,
             cancelled=ctx.cancelled,
             secrets=ctx.secrets,
+            on_spawn=ctx.extra.get("on_spawn"),
         )
         if result.error:
             return StepResult(ok=False, message=result.error)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
 from opsbook.errors import RunNotFound
-from opsbook.store import events, schema
+from opsbook.store import events, integrity, schema
 
 
 @dataclass
@@ -28,6 +29,9 @@ class RunSummary:
     started_at: float | None
     finished_at: float | None
     error: str | None
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    """Who executes the run and until when (a run nobody executes can be resumed)."""
 
     @property
     def duration(self) -> float | None:
@@ -58,6 +62,8 @@ def _summary(row: Any) -> RunSummary:
         started_at=row.started_at,
         finished_at=row.finished_at,
         error=row.error,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
     )
 
 
@@ -171,6 +177,7 @@ def releases(
             schema.approvals.c.operator,
             schema.approvals.c.created_at,
             schema.approvals.c.note,
+            schema.approvals.c.via,
         )
         .where(schema.approvals.c.run_id.in_(list(by_run)))
         .order_by(schema.approvals.c.id)
@@ -183,5 +190,34 @@ def releases(
     ]
 
 
-def verify_log(conn: Connection) -> events.ChainReport:
-    return events.verify(conn)
+def verify_log(conn: Connection, anchor: Path | None = None) -> events.ChainReport:
+    """The chain (keyed with OPSBOOK_AUDIT_KEY when set), every row against its events, and the
+    anchors of ``anchor``; when all hold, the current head is appended to ``anchor``."""
+    report = events.verify(conn, integrity.audit_key())
+    report.problems += integrity.check_rows(conn)
+    if anchor is not None:
+        report.problems += integrity.check_anchors(conn, anchor)
+        if report.ok:
+            integrity.write_anchor(conn, anchor)
+    return report
+
+
+def signed_answers(conn: Connection) -> list[tuple[Any, Any]]:
+    """(run, approval) for every approval made in an environment with approvers (or signed)."""
+    rows = conn.execute(
+        select(schema.approvals)
+        .where(schema.approvals.c.via == "ssh")
+        .order_by(schema.approvals.c.id)
+    ).all()
+    runs = {
+        r.id: r
+        for r in conn.execute(
+            select(schema.runs).where(schema.runs.c.id.in_({row.run_id for row in rows}))
+        )
+    }
+    return [(runs[row.run_id], row) for row in rows if row.run_id in runs]
+
+
+def write_anchor(conn: Connection, anchor: Path) -> integrity.Anchor:
+    """Append the chain head to ``anchor`` (``opsbook audit anchor``)."""
+    return integrity.write_anchor(conn, anchor)

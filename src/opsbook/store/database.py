@@ -7,6 +7,7 @@ instead of failing. ``OPSBOOK_DATABASE_URL=postgresql://...`` moves the store to
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -17,7 +18,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DataError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from opsbook.errors import StoreError, UsageError
 from opsbook.store import migrations
@@ -76,11 +83,32 @@ class Store:
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as err:
-            reason = " ".join(str(err.orig).split())  # drivers answer over several lines
-            raise StoreError(
-                f"store unavailable ({self.display_url}): {reason}",
-                hint=f"check {URL_ENV} / --store and that the server is running",
-            ) from None
+            raise self._unavailable(err) from None
+        except (DatabaseError, json.JSONDecodeError) as err:
+            raise _damaged(err) from None
+
+    def _unavailable(self, err: OperationalError) -> StoreError:
+        reason = " ".join(str(err.orig).split())  # drivers answer over several lines
+        return StoreError(
+            f"store unavailable ({self.display_url}): {reason}",
+            hint=f"check {URL_ENV} / --store and that the server is running",
+        )
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction. On SQLite it starts deferred (plain BEGIN), so readers
+        (``serve``'s pages and event streams) never wait for the write lock that every
+        :meth:`begin` takes; in WAL mode they read the last committed state."""
+        try:
+            with (
+                self.engine.connect().execution_options(opsbook_read=True) as conn,
+                conn.begin(),
+            ):
+                yield conn
+        except OperationalError as err:
+            raise self._unavailable(err) from None
+        except (DatabaseError, json.JSONDecodeError) as err:
+            raise _damaged(err) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -109,10 +137,56 @@ def _set_wal(cursor: Any) -> None:
             delay = min(delay * 2, 0.2)
 
 
+def _damaged(err: Exception) -> Exception:
+    """A store error a user can act on, or the error itself when it is not one of these."""
+    if isinstance(err, json.JSONDecodeError):
+        return StoreError(
+            f"a row in the store holds invalid JSON ({err.msg}); it was edited by hand",
+            hint="run `opsbook verify-log` to find it, and restore it from a backup",
+        )
+    reason = " ".join(str(getattr(err, "orig", err)).split())
+    if isinstance(err, DataError):
+        return StoreError(
+            f"the store refused a value: {reason}",
+            hint="shorten the value (ids and names are limited in length)",
+        )
+    if "malformed" in reason or "not a database" in reason:
+        return StoreError(
+            "the store is damaged: " + reason,
+            hint="restore it from a backup, then run `opsbook verify-log`",
+        )
+    return err
+
+
+def _check_file(db: Path) -> None:
+    """Refuse a truncated store file (SQLite would silently start it afresh, history gone)."""
+    try:
+        size, age = db.stat().st_size, time.time() - db.stat().st_mtime
+    except FileNotFoundError:
+        size, age = -1, 0.0
+    except OSError as err:
+        raise StoreError(f"cannot read the store {db}: {err.strerror}") from None
+    companions = [Path(f"{db}{suffix}") for suffix in ("-wal", "-journal")]
+    # A store being created by another process is empty for a moment: only an old one counts.
+    if size == 0 and age > 5 and not any(p.exists() for p in companions):
+        raise StoreError(
+            f"the store {db} is empty (0 bytes): it was truncated or replaced",
+            hint="restore it from a backup (then run opsbook verify-log); to start an empty"
+            " store on purpose, delete the file",
+        )
+    try:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(
+            f"cannot create the store's folder {db.parent}: {err.strerror}",
+            hint=f"run opsbook where you can write, or set {URL_ENV}",
+        ) from None
+
+
 def _sqlite_engine(url: str) -> Engine:
     path = make_url(url).database
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _check_file(Path(path))
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
@@ -127,7 +201,8 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read = conn.get_execution_options().get("opsbook_read", False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from opsbook.store import driver, schema
+from opsbook.errors import StoreError
+from opsbook.store import driver, integrity, schema
 from opsbook.store.migrations import GENESIS_HASH
 
 
@@ -88,8 +89,12 @@ def append_many(conn: Connection, new: Sequence[NewEvent]) -> int:
     # BEGIN IMMEDIATE already serialises writers).
     head = driver.fetch_one(conn, _HEAD[conn.dialect.name == "postgresql"], {})
     if head is None:
-        raise RuntimeError("the event chain head row is missing; the store was not migrated")
+        raise StoreError(
+            "the event chain's head row is missing (deleted by hand?)",
+            hint="restore the store from a backup; `opsbook verify-log` says what else changed",
+        )
     seq, prev = int(head[0]), str(head[1])
+    key = integrity.audit_key()
     rows = []
     for event in new:
         seq += 1
@@ -109,6 +114,7 @@ def append_many(conn: Connection, new: Sequence[NewEvent]) -> int:
                 "data": payload,
                 "prev_hash": prev,
                 "hash": digest,
+                "mac": integrity.mac(key, digest) if key else None,
             }
         )
         prev = digest
@@ -126,7 +132,7 @@ _HEAD = (
 )
 _INSERT = driver.insert_sql(
     schema.events,
-    ("seq", "run_id", "step_id", "type", "at", "actor", "data", "prev_hash", "hash"),
+    ("seq", "run_id", "step_id", "type", "at", "actor", "data", "prev_hash", "hash", "mac"),
 )
 _MOVE_HEAD = (
     f"UPDATE {schema.chain.name} SET head_seq = :head_seq, head_hash = :head_hash WHERE id = 1"
@@ -145,9 +151,14 @@ class ChainReport:
         return not self.problems
 
 
-def verify(conn: Connection) -> ChainReport:
-    """Recompute every hash; report edited, deleted, inserted or reordered events."""
+def verify(conn: Connection, key: bytes | None = None) -> ChainReport:
+    """Recompute every hash; report edited, deleted, inserted or reordered events.
+
+    With the audit key, every event from the first one that carries a MAC on must carry a valid
+    one, and at least one must: a chain rebuilt without the key fails.
+    """
     problems: list[str] = []
+    macs = 0
     prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
@@ -165,13 +176,28 @@ def verify(conn: Connection) -> ChainReport:
                 f"event {row.seq} ({row.type}, run {row.run_id}): content does not match its hash"
                 " (edited after it was written)"
             )
+        if key is not None:
+            if row.mac is not None and row.mac == integrity.mac(key, row.hash):
+                macs += 1
+            elif row.mac is not None or macs:
+                problems.append(
+                    f"event {row.seq} ({row.type}, run {row.run_id}): its MAC does not match"
+                    " (rewritten without the audit key)"
+                )
         prev = row.hash
         expected_seq = row.seq + 1
-    head = conn.execute(select(schema.chain.c.head_seq, schema.chain.c.head_hash)).one()
-    if head.head_seq != expected_seq - 1 or head.head_hash != prev:
+    head = conn.execute(select(schema.chain.c.head_seq, schema.chain.c.head_hash)).first()
+    if head is None:
+        problems.append("the chain head row is missing (deleted by hand)")
+    elif head.head_seq != expected_seq - 1 or head.head_hash != prev:
         problems.append(
             f"chain head says event {head.head_seq} but the log ends at {expected_seq - 1}"
             " (events deleted from the end?)"
+        )
+    if key is not None and checked and not macs:
+        problems.append(
+            "no event carries a valid MAC for OPSBOOK_AUDIT_KEY: the log was written without"
+            " the key, or rebuilt by someone who does not have it"
         )
     return ChainReport(checked, problems)
 

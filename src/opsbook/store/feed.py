@@ -46,3 +46,39 @@ def recent_events(
 
 def head_seq(conn: Connection) -> int:
     return int(conn.execute(select(schema.chain.c.head_seq)).scalar_one())
+
+
+def run_page(conn: Connection, run_id: str) -> dict[str, Any]:
+    """What the run page shows, without the event log: the run, its steps in order, each step's
+    latest output and the approvals (``audit.run_detail`` reads every event too)."""
+    from opsbook.store.audit import resolve_run_id
+
+    full = resolve_run_id(conn, run_id)
+    runs, steps, attempts, approvals = (
+        schema.runs,
+        schema.steps,
+        schema.attempts,
+        schema.approvals,
+    )
+    run = dict(conn.execute(select(runs).where(runs.c.id == full)).one()._mapping)
+    step_rows = conn.execute(
+        select(steps)
+        .where(steps.c.run_id == full)
+        .order_by(steps.c.started_at.is_(None), steps.c.started_at, steps.c.step_id)
+    ).mappings()
+    latest = (
+        select(attempts.c.step_id, attempts.c.output)
+        .where(attempts.c.run_id == full, attempts.c.phase == "execute")
+        .order_by(attempts.c.id)
+    )
+    outputs = {r.step_id: r.output for r in conn.execute(latest) if r.output}
+    decided = conn.execute(
+        select(approvals).where(approvals.c.run_id == full).order_by(approvals.c.id)
+    ).mappings()
+    run["lease"] = {"owner": run.pop("lease_owner"), "expires_at": run.pop("lease_expires_at")}
+    return {
+        "run": run,
+        "steps": [dict(s) for s in step_rows],
+        "outputs": outputs,
+        "approvals": [dict(a) for a in decided],
+    }

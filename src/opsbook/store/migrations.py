@@ -33,6 +33,24 @@ def _v1(conn: Connection) -> None:
     conn.execute(insert(schema.chain).values(id=1, head_seq=0, head_hash=GENESIS_HASH))
 
 
+_V2_COLUMNS = (
+    (schema.events, "mac"),
+    (schema.approvals, "via"),
+    (schema.approvals, "signature"),
+    (schema.attempts, "pgid"),
+    (schema.attempts, "host"),
+    (schema.attempts, "boot_id"),
+)
+
+
+def _v2(conn: Connection) -> None:
+    # A store created by this version already has them (version 1 creates the current tables).
+    for table, name in _V2_COLUMNS:
+        if name not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+            kind = table.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+
+
 def _v6(conn: Connection) -> None:
     schema.metadata.create_all(
         conn,
@@ -81,6 +99,7 @@ def _v3(conn: Connection) -> None:
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "runs, steps, attempts, approvals, hash-chained events", _v1),
+    (2, "event MACs, approval signatures, attempt process groups", _v2),
     (3, "runs: when the lease holder took the run (leased_at)", _v3),
     (5, "monitoring: alerts, outbox, notify groups, silences, leases, samples", _v5),
     (6, "incidents, pages, schedule claims, handoffs; events by time", _v6),

@@ -91,6 +91,9 @@ attempts = Table(
     Column("output", Text),
     Column("message", Text),
     Column("owner", String(100), nullable=False),
+    Column("pgid", Integer),  # migration 2: the step's process group, its host and boot id
+    Column("host", String(200)),
+    Column("boot_id", String(64)),
     UniqueConstraint("run_id", "step_id", "phase", "attempt", name="opsbook_attempt_once"),
 )
 
@@ -105,6 +108,8 @@ approvals = Table(
     Column("note", Text),
     Column("evidence", JSON),
     Column("created_at", Float, nullable=False),
+    Column("via", String(20)),  # migration 2: human | yes (auto-approved) | ssh (signed)
+    Column("signature", Text),  # migration 2: ssh-keygen -Y sign of the approval statement
     UniqueConstraint("run_id", "step_id", name="opsbook_one_decision_per_gate"),
 )
 
@@ -120,6 +125,7 @@ events = Table(
     Column("data", Text, nullable=False),  # canonical JSON; hashed as stored
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    Column("mac", String(64)),  # HMAC of hash with OPSBOOK_AUDIT_KEY (migration 2)
 )
 Index("opsbook_events_run", events.c.run_id, events.c.seq)
 

@@ -20,10 +20,23 @@ KEEPALIVE = 15.0
 FINAL = ("run_finished",)
 
 
+@dataclass(frozen=True)
+class Formatted:
+    """An event and its SSE text, made once however many clients receive it."""
+
+    seq: int
+    type: str
+    text: str
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Formatted:
+        return cls(row["seq"], row["type"], _format(row))
+
+
 @dataclass(eq=False)
 class Subscriber:
     run_id: str | None
-    queue: asyncio.Queue[dict[str, Any] | None] = field(
+    queue: asyncio.Queue[Formatted | None] = field(
         default_factory=lambda: asyncio.Queue(maxsize=2000)
     )
 
@@ -38,11 +51,11 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
 
     def _read_head(self) -> int:
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             return q.head_seq(conn)
 
     def _read_after(self, seq: int, run_id: str | None = None) -> list[dict[str, Any]]:
-        with self.store.begin() as conn:
+        with self.store.read() as conn:
             return q.events_after(conn, seq, run_id=run_id)
 
     async def start(self) -> None:
@@ -71,10 +84,11 @@ class EventHub:
                 continue
             for row in rows:
                 self.last = max(self.last, row["seq"])
+                event = Formatted.of(row)
                 for sub in list(self.subscribers):
                     if sub.run_id is None or sub.run_id == row["run_id"]:
                         try:
-                            sub.queue.put_nowait(row)
+                            sub.queue.put_nowait(event)
                         except asyncio.QueueFull:  # too slow: drop; it reconnects with its id
                             self.subscribers.discard(sub)
                             sub.queue = asyncio.Queue(maxsize=1)
@@ -96,19 +110,31 @@ class EventHub:
                 return
             while not self.closed:
                 try:
-                    got: dict[str, Any] | None = await asyncio.wait_for(sub.queue.get(), KEEPALIVE)
+                    got: Formatted | None = await asyncio.wait_for(sub.queue.get(), KEEPALIVE)
                 except TimeoutError:
                     yield ": keepalive\n\n"
                     continue
-                if got is None:
-                    return
-                row = got
-                if row["seq"] <= sent:
-                    continue
-                sent = row["seq"]
-                yield _format(row)
-                if row["type"] in FINAL:
-                    yield "event: end\ndata: {}\n\n"
+                # Everything already queued goes out in one write: a tick of the hub brings
+                # several events, and one send per event is what costs with many watchers.
+                batch = [got]
+                while not sub.queue.empty():
+                    batch.append(sub.queue.get_nowait())
+                chunk, ended = [], False
+                for item in batch:
+                    if item is None:
+                        ended = True
+                        break
+                    if item.seq <= sent:
+                        continue
+                    sent = item.seq
+                    chunk.append(item.text)
+                    if item.type in FINAL:
+                        chunk.append("event: end\ndata: {}\n\n")
+                        ended = True
+                        break
+                if chunk:
+                    yield "".join(chunk)
+                if ended:
                     return
         finally:
             self.subscribers.discard(sub)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -62,7 +63,7 @@ def render(request: Request, name: str, context: dict[str, Any], *, status: int 
 def recent(store: Store, *, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
     from opsbook.store import feed
 
-    with store.begin() as conn:
+    with store.read() as conn:
         return feed.recent_events(conn, limit=limit, before=before)
 
 
@@ -89,44 +90,50 @@ def resumable(store: Store, run_id: str) -> tuple[str, str]:
 
 def run_view(store: Store, run_id: str) -> dict[str, Any]:
     """A run with, per step, its kind, gate checklist and output tail, for the run page."""
-    from opsbook.history import show_run
-    from opsbook.spec.loader import validate_text
-    from opsbook.steps.gate import gate_items
+    from opsbook.store.feed import run_page
 
-    detail = show_run(store, run_id)
-    spec_text = _spec_text(store, detail["run"]["id"])
-    kinds: dict[str, tuple[str, list[str]]] = {}
-    try:
-        book = validate_text(spec_text, "opsbook.yaml").spec.runbooks[detail["run"]["runbook"]]
-        for step in book.steps:
-            items = gate_items(step.config) if step.kind == "gate" else []
-            kinds[step.id] = (step.kind, items)
-    except (SpecError, KeyError):
-        pass
-    tails: dict[str, str] = {}
-    for attempt in detail["attempts"]:
-        if attempt.get("output"):
-            lines = str(attempt["output"]).splitlines()
-            tails[attempt["step_id"]] = "\n".join(lines[-TAIL_LINES:])
-    steps = [
-        {
-            **s,
-            "kind": kinds.get(s["step_id"], ("?", []))[0],
-            "checklist": kinds.get(s["step_id"], ("?", []))[1],
-            "tail": tails.get(s["step_id"], ""),
-            "message": (s.get("result") or {}).get("message", ""),
-        }
-        for s in detail["steps"]
-    ]
+    with store.read() as conn:
+        detail = run_page(conn, run_id)
+    spec_text = str(detail["run"].pop("spec_text"))
+    kinds = _step_kinds(spec_text, detail["run"]["runbook"])
+    tails = {
+        sid: "\n".join(str(out).splitlines()[-TAIL_LINES:])
+        for sid, out in detail.pop("outputs").items()
+    }
+    steps = []
+    for s in detail["steps"]:
+        kind, checklist = kinds.get(s["step_id"], ("?", []))
+        result = s.get("result") or {}
+        if s["status"] == "waiting" and result.get("confirm"):
+            kind, checklist = f"{kind} (confirm)", [str(i) for i in result["confirm"]]
+        steps.append(
+            {
+                **s,
+                "kind": kind,
+                "decide": s["status"] == "waiting" and (kind == "gate" or "confirm" in kind),
+                "checklist": checklist,
+                "tail": tails.get(s["step_id"], ""),
+                "message": result.get("message", ""),
+            }
+        )
     done = sum(1 for s in steps if s["status"] in ("succeeded", "skipped"))
     return {**detail, "steps": steps, "done": done, "finished": detail["run"]["status"] in FINISHED}
 
 
-def _spec_text(store: Store, run_id: str) -> str:
-    from opsbook.store.runs import get_run
+@lru_cache(maxsize=32)
+def _step_kinds(spec_text: str, runbook: str) -> dict[str, tuple[str, list[str]]]:
+    """Step id → (kind, gate checklist), parsed once per spec text (pages reload often)."""
+    from opsbook.spec.loader import validate_text
+    from opsbook.steps.gate import gate_items
 
-    with store.begin() as conn:
-        return str(get_run(conn, run_id).spec_text)
+    try:
+        book = validate_text(spec_text, "opsbook.yaml").spec.runbooks[runbook]
+    except (SpecError, KeyError):
+        return {}
+    return {
+        step.id: (step.kind, gate_items(step.config) if step.kind == "gate" else [])
+        for step in book.steps
+    }
 
 
 def _back(path: str) -> RedirectResponse:

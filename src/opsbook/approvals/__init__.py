@@ -1,0 +1,1 @@
+"""Who may answer a gate: an environment's ``approvers:``, SSH-signed answers, distinct people."""

@@ -1,0 +1,106 @@
+"""What a new user hit, each fixed: help in words, `runs` filters that are checked, JSON times
+in ISO 8601, waves counted alike, a killed run that says how to continue, init's hint."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from engine_support import cli, crash, only_run, popen, project
+from waiting import wait_until
+
+SPEC = """\
+version: 1
+project: p
+environments: {local: {}}
+runbooks:
+  release:
+    params: {version: {required: true}}
+    steps:
+      - {id: build, run: 'true'}
+      - {id: a, run: 'true', needs: [build]}
+      - {id: b, run: 'true', needs: [build]}
+  long:
+    steps:
+      - {id: slow, run: 'touch started; sleep 30'}
+"""
+
+
+def test_help_shows_words_not_python_types() -> None:
+    for command in (["run"], ["runs"], ["init"], ["db", "lint"], ["check", "env"]):
+        done = run_cli(*command, "--help", in_process=True)
+        assert done.returncode == 0, done.stderr
+        assert not re.search(r"<(str|int|path|list\[str\])>|\{[a-z_]+\}", done.stdout), (
+            command,
+            done.stdout,
+        )
+    usage = run_cli("run", "--help", in_process=True).stdout
+    assert "Usage: opsbook run [OPTIONS] RUNBOOK" in usage
+    assert "-p, --param KEY=VALUE" in usage and "-e, --env ENV" in usage
+    assert "JSON lines" in usage  # run --json streams one object per event
+
+
+def test_version() -> None:
+    assert run_cli("--version", in_process=True).stdout == "opsbook 0.1.0\n"
+
+
+def test_runs_refuses_a_state_that_does_not_exist_and_a_limit_of_zero(
+    tmp_path: Path, store_url: str
+) -> None:
+    root = project(tmp_path, SPEC)
+    env = {"OPSBOOK_DATABASE_URL": store_url}
+    bogus = run_cli("runs", "--status", "bogus", cwd=root, env=env)
+    assert bogus.returncode == 2
+    assert "--status 'bogus' is not a run state" in bogus.stderr and "succeeded" in bogus.stderr
+    zero = run_cli("runs", "-n", "0", cwd=root, env=env)
+    assert zero.returncode == 2 and "--limit 0 lists nothing" in zero.stderr
+    empty = run_cli("runs", "--status", "failed", cwd=root, env=env)
+    assert empty.returncode == 0 and "no runs yet" in empty.stdout
+
+
+@pytest.mark.store
+def test_json_times_are_iso_8601_and_waves_count_from_one(tmp_path: Path, store_url: str) -> None:
+    root = project(tmp_path, SPEC)
+    done = cli(root, store_url, "run", "release", "-e", "local", "-p", "version=1", "--json")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    iso = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
+    assert events and all(iso.match(e["at"]) for e in events), events[0]
+    listed = cli(root, store_url, "runs", "--json")
+    (run,) = json.loads(listed.stdout)
+    assert iso.match(run["created_at"]) and iso.match(run["finished_at"])
+    plan = json.loads(cli(root, store_url, "plan", "release", "-e", "local", "-p", "version=1",
+                          "--json").stdout)  # fmt: skip
+    assert {s["id"]: s["wave"] for s in plan["steps"]} == {"build": 1, "a": 2, "b": 2}
+    text = cli(root, store_url, "plan", "release", "-e", "local", "-p", "version=1").stdout
+    assert re.search(r"^2\s+a\s", text, re.MULTILINE), text
+
+
+@pytest.mark.store
+def test_a_killed_run_says_nobody_executes_it_and_how_to_continue(
+    tmp_path: Path, store_url: str
+) -> None:
+    root = project(tmp_path, SPEC)
+    proc = popen(root, store_url, "run", "long", "-e", "local")
+    wait_until(lambda: (root / "started").exists(), what="the step to start")
+    crash(proc)
+    run = only_run(store_url)
+
+    def listed() -> str | None:  # the dead process's lease (1 s in tests) runs out
+        out = cli(root, store_url, "runs").stdout
+        return out if "no executor" in out else None
+
+    out = wait_until(listed, interval=0.2, what="the lease to expire")
+    assert f"running (no executor: opsbook resume {run.id})" in out
+    assert re.search(r"\d+s so far", out), out  # not "0s"
+
+
+def test_init_on_an_existing_file_suggests_only_what_init_has(tmp_path: Path) -> None:
+    (tmp_path / "opsbook.yaml").write_text("version: 1\nproject: x\n")
+    done = run_cli("init", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.rstrip().endswith("pass --force to overwrite it")  # no -o: init has none

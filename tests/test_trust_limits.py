@@ -1,0 +1,114 @@
+"""Runtime errors end cleanly and hostile files cost nothing (issue "Trust", attack 7): an alias
+bomb, a huge power, deeply nested JSON, a broken ``if:`` and bad ids each give one clear line and
+a documented exit code, and a run that fails this way releases its environment."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, run_cli
+from engine_support import cli, only_run, project, step_status
+from opsbook.errors import ExpressionError
+from opsbook.spec import expressions as ex
+
+HEAD = """\
+version: 1
+project: t
+environments:
+  local: {env_file: .env.local}
+env:
+  API_TOKEN: {required: true}
+runbooks:
+"""
+
+
+def validate(root: Path) -> tuple[int, str]:
+    done = run_cli("validate", cwd=root, timeout=60)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_an_alias_bomb_is_refused(tmp_path: Path) -> None:
+    shutil.copy(FIXTURES / "attacks" / "alias-bomb.yaml", tmp_path / "opsbook.yaml")
+    code, out = validate(tmp_path)
+    assert code == 2, out
+    assert "opsbook.yaml:1: YAML too large: its aliases expand to more than" in out
+    assert "Traceback" not in out
+
+
+@pytest.mark.parametrize(
+    "condition,words",
+    [
+        ("${{ 4000000**4000000 > 1 }}", "powers are limited to 4096 bits"),
+        ("${{ (((((((((((((((((((((((((((((((((((((((1" + ")" * 39 + " }}", None),
+    ],
+)
+def test_a_huge_power_is_refused_by_validate(
+    tmp_path: Path, condition: str, words: str | None
+) -> None:
+    body = f"  r:\n    steps:\n      - id: a\n        if: {condition}\n        run: 'true'\n"
+    root = project(tmp_path, HEAD + body, "API_TOKEN=tok-123456\n")
+    code, out = validate(root)
+    if words is None:  # deep but harmless nesting is fine
+        assert code == 0, out
+        return
+    assert code == 2, out
+    assert words in out and "opsbook.yaml:" in out
+
+
+@pytest.mark.parametrize(
+    "step_id",
+    ["x" * 10_000, "deploy\n", "-leading", "has space", "a" * 65, "_under"],
+)
+def test_ids_follow_one_rule(tmp_path: Path, step_id: str) -> None:
+    body = "  r:\n    steps:\n      - id: " + _yaml_string(step_id) + "\n        run: 'true'\n"
+    root = project(tmp_path, HEAD + body, "API_TOKEN=tok-123456\n")
+    code, out = validate(root)
+    assert code == 2, out
+    assert "is not valid: ids start with a letter or digit" in out
+    assert len(out) < 2000  # the 10,000-character id is shortened, not echoed
+
+
+def _yaml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def test_a_runtime_if_error_fails_the_step_and_releases_the_environment(
+    tmp_path: Path, store_url: str
+) -> None:
+    body = """\
+  r:
+    steps:
+      - id: first
+        run: echo "json=$(python3 -c 'print("[" * 100000)')" >> "$OPSBOOK_OUTPUT"
+      - id: second
+        needs: [first]
+        if: ${{ fromJSON(steps.first.outputs.json) }}
+        run: touch ran
+      - id: third
+        needs: [first]
+        if: ${{ int(env.API_TOKEN) > 1 }}
+        run: touch ran
+"""
+    root = project(tmp_path, HEAD + body, "API_TOKEN=tok-s3cr3t-value\n")
+    done = cli(root, store_url, "run", "r", "--env", "local", "--yes")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert "nested deeper than 64 levels" in out
+    assert "Traceback" not in out and "tok-s3cr3t-value" not in out
+    run = only_run(store_url)
+    assert run.status in ("failed", "rolled_back") and run.lock_key is None
+    assert step_status(store_url, run.id)["first"] == "succeeded"
+    assert not (root / "ran").exists()
+    again = cli(root, store_url, "run", "r", "--env", "local", "--yes")
+    assert again.returncode == 1, again.stdout + again.stderr  # not locked (4)
+
+
+def test_expression_errors_never_show_values() -> None:
+    with pytest.raises(ExpressionError) as caught:
+        ex.evaluate("int(env.X)", {"env": {"X": "s3cret-v4lue"}})
+    assert "s3cret-v4lue" not in str(caught.value)
+    with pytest.raises(ExpressionError, match="powers are limited"):
+        ex.evaluate("params.n ** 99999999", {"params": {"n": 10}})
