@@ -181,7 +181,29 @@ async def silence_from_form(request: Request, who: Operator) -> Response:
 
 
 def mount_intake(app: Any, store: Any, loaded: Any) -> None:
-    """Alertmanager's ``POST /api/v2/alerts`` (the monitoring helper's routes)."""
-    from opsbook.web.alertmanager import routes
+    """Alertmanager's ``POST /api/v2/alerts`` (the monitoring helper's routes), behind an
+    operator token: alerts can open incidents, so strangers may not post them. Prometheus sends
+    the token with ``authorization: {credentials: TOKEN}`` in its ``alertmanagers`` entry."""
+    from starlette.routing import Route
 
-    app.router.routes.extend(routes(lambda: (store, loaded)))
+    from opsbook.auth import authenticate
+    from opsbook.web.alertmanager import routes
+    from opsbook.web.problems import problem
+
+    def guard(endpoint: Any) -> Any:
+        async def guarded(request: Request) -> Response:
+            try:
+                who = await run_in_threadpool(
+                    authenticate, store, request.headers.get("authorization")
+                )
+                who.require(Role.OPERATOR, "posting alerts")
+            except OpsbookError as err:
+                return problem(err.http_status, err.code, str(err), request.url.path)
+            answer: Response = await endpoint(request)
+            return answer
+
+        return guarded
+
+    for route in routes(lambda: (store, loaded)):
+        assert isinstance(route, Route)
+        app.router.routes.append(Route(route.path, guard(route.endpoint), methods=route.methods))
