@@ -362,3 +362,14 @@ def test_serve_mounts_ofrep_behind_the_same_tokens(site: dict[str, Any]) -> None
     with _client(site) as anonymous:
         refused = anonymous.post("/ofrep/v1/evaluate/flags", json={"context": {}})
     assert refused.status_code == 401
+
+
+def test_the_alertmanager_intake_needs_an_operator_token(site: dict[str, Any]) -> None:
+    alert = [{"labels": {"alertname": "HighErrorRate", "severity": "critical"}}]
+    with _client(site) as anonymous:
+        assert anonymous.post("/api/v2/alerts", json=alert).status_code == 401
+    with _client(site, "viewer") as api:
+        assert api.post("/api/v2/alerts", json=alert).status_code == 403
+    with _client(site, "operator") as api:
+        accepted = api.post("/api/v2/alerts", json=alert)
+    assert accepted.status_code == 200, accepted.text

@@ -163,10 +163,15 @@ def test_an_approver_watches_a_release_approves_acks_kills_and_audits(
     expect(page.locator("#flag-new-checkout")).to_contain_text("off")
     page.screenshot(path=shots / "07-flags.png", full_page=True)
 
+    # Alerts, silences and SLO budgets render.
+    page.get_by_role("link", name="Alerts & SLOs").click()
+    expect(page.get_by_role("heading", name="SLO error budgets")).to_be_visible()
+    page.screenshot(path=shots / "08-alerts.png", full_page=True)
+
     # The handoff report renders.
     page.get_by_role("link", name="Handoff").click()
     expect(page.get_by_role("heading", name="Handoff report")).to_be_visible()
-    page.screenshot(path=shots / "08-handoff.png", full_page=True)
+    page.screenshot(path=shots / "08-handoff-report.png", full_page=True)
 
     # Each action is in the audit log, under alice's name.
     page.get_by_role("link", name="Audit log").click()

@@ -20,7 +20,10 @@ import os
 import signal
 import sqlite3
 import sys
+import threading
+import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
@@ -66,6 +69,8 @@ class Config:
         self.version = environ.get("SHOP_VERSION") or _version_file(home) or "dev"
         self.simulate = _parse_simulate(environ.get("SHOP_SIMULATE", ""))
         self.quiet = environ.get("SHOP_QUIET") == "1"  # the unit tests' servers log nothing
+        log = Path(environ.get("SHOP_LOG") or "logs/shop.jsonl")
+        self.log_path = log if log.is_absolute() else Path.cwd() / log
 
     def is_set(self, name: str) -> bool:
         return bool(self.environ.get(name, "").strip())
@@ -140,6 +145,30 @@ def route(config: Config, path: str) -> tuple[int, dict[str, Any]]:
     return 404, {"error": f"no route {path}", "routes": ["/health", "/api/health", "/version"]}
 
 
+_LOG_LOCK = threading.Lock()
+
+
+def access_log(config: Config, path: str, status: int, seconds: float) -> None:
+    """One JSON line per request (what `opsbook monitor` reads): time, level, route, status,
+    duration. Paths only, never query strings, headers or bodies."""
+    if config.quiet:
+        return
+    now = datetime.now(UTC)
+    record = {
+        "ts": now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z",
+        "level": "error" if status >= 500 else "info",
+        "event": "request",
+        "route": path.split("?", 1)[0],
+        "status": status,
+        "duration_ms": round(seconds * 1000, 3),
+        "version": config.version,
+    }
+    with _LOG_LOCK:
+        config.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with config.log_path.open("a") as out:
+            out.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+
 def make_server(config: Config, port: int | None = None) -> ThreadingHTTPServer:
     """An HTTP server on 127.0.0.1 (never all interfaces); port 0 picks a free one."""
 
@@ -147,6 +176,7 @@ def make_server(config: Config, port: int | None = None) -> ThreadingHTTPServer:
         server_version = "shop/" + config.version
 
         def do_GET(self) -> None:
+            started = time.monotonic()
             code, body = route(config, self.path)
             data = json.dumps(body).encode()
             self.send_response(code)
@@ -154,6 +184,7 @@ def make_server(config: Config, port: int | None = None) -> ThreadingHTTPServer:
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+            access_log(config, self.path, code, time.monotonic() - started)
 
         def log_message(self, format: str, *args: Any) -> None:
             # Request lines only (method, path, status): no headers, no bodies, no secrets.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 monitor = subgroup("monitor", "Evaluate metrics and alerts once, or replay a past interval.")
 silence = subgroup("silence", "Mute notifications of matching alerts for a while.")
+tests = subgroup("test", "Unit tests of opsbook.yaml's rules.")
 
 EnvOpt = Annotated[
     str | None,
@@ -355,3 +357,30 @@ def slo_(
         from opsbook.console.monitor import show_slos
 
         show_slos(statuses)
+
+
+@tests.command("alerts")
+def test_alerts(
+    test_file: Annotated[Path, typer.Argument(help="Test file: log lines and expected alerts.")],
+    now: Now = None,
+    json: Json = False,
+    file: SpecFile = None,
+) -> None:
+    """Evaluate the alert rules over a test file's log lines and compare the alerts firing at
+    each instant with the expected ones (promtool-style). Exit 1 when one differs."""
+    from opsbook.errors import CheckFailed
+    from opsbook.monitor.alert_tests import run_alert_tests
+    from opsbook.spec.loader import load_spec
+
+    outcomes = run_alert_tests(load_spec(file), test_file)
+    if json:
+        from opsbook.console import print_json
+
+        print_json([{**o.__dict__, "at": o.at.isoformat()} for o in outcomes])
+    else:
+        from opsbook.console.monitor import show_alert_tests
+
+        show_alert_tests(outcomes)
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        raise CheckFailed(f"{len(failed)} of {len(outcomes)} alert test(s) failed")

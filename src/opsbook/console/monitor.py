@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from rich.markup import escape
 
 from opsbook.console import Table, out
+from opsbook.monitor.alert_tests import Outcome
 from opsbook.monitor.evaluate import AlertStatus, Evaluation, Transition
 from opsbook.monitor.metrics import Reading
 from opsbook.monitor.replay import Replay
@@ -162,3 +163,22 @@ def show_slos(statuses: list[SloStatus]) -> None:
                 "yes" if burn.burning and burn.long_events >= status.min_events else "no",
             )
         out.print(table)
+
+
+def show_alert_tests(outcomes: list[Outcome]) -> None:
+    for o in outcomes:
+        stamp = o.at.strftime("%Y-%m-%d %H:%M:%S")
+        if o.ok:
+            out.print(f"ok      {stamp}  firing: {', '.join(o.firing) or 'none'}")
+            continue
+        out.print(
+            f"[red]FAILED[/red]  {stamp}  firing: {escape(', '.join(o.firing) or 'none')}; "
+            f"expected {escape(', '.join(o.expected_firing) or 'none')}"
+        )
+        if o.expected_pending is not None:
+            out.print(
+                f"        pending: {escape(', '.join(o.pending) or 'none')}; expected "
+                f"{escape(', '.join(o.expected_pending) or 'none')}"
+            )
+    passed = sum(o.ok for o in outcomes)
+    out.print(f"{passed} of {len(outcomes)} passed")

@@ -42,14 +42,12 @@ def rotation_shift(schedule: OncallSchedule, at: dt.datetime) -> Shift:
         start = anchor + dt.timedelta(seconds=index * schedule.every)
         end = start + dt.timedelta(seconds=schedule.every)
         return Shift(members[index % len(members)], start, end)
-    step = 7 if schedule.rotation == "weekly" else 1
-    if weekday is None:
-        weekday = schedule.start.weekday() if step == 7 else 0
-    first = schedule.start + dt.timedelta(days=(weekday - schedule.start.weekday()) % 7)
-    if step == 1:
-        first = schedule.start
-        day = local.date()
-    else:
+    if schedule.rotation == "daily":
+        step, first, day = 1, schedule.start, local.date()
+    else:  # weekly: shifts start on the handoff's weekday (the start date's, if none is given)
+        weekday = schedule.start.weekday() if weekday is None else weekday
+        step = 7
+        first = schedule.start + dt.timedelta(days=(weekday - schedule.start.weekday()) % 7)
         day = local.date() - dt.timedelta(days=(local.weekday() - weekday) % 7)
     if _local(day, time, zone) > at:
         day -= dt.timedelta(days=step)

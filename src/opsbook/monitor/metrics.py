@@ -102,7 +102,10 @@ def read_series(
             continue
         if bulk is not None:
             for name, per_time in bulk.items():
-                out[name] = [Reading(name, samples) for samples in per_time]
+                if isinstance(per_time, SourceError):
+                    out[name] = [Reading(name, [], str(per_time)) for _ in times]
+                else:
+                    out[name] = [Reading(name, samples) for samples in per_time]
             continue
         for name in group:
             out[name] = [read_metric(ctx, name, t) for t in times]

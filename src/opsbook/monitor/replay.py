@@ -14,6 +14,7 @@ from opsbook.monitor.evaluate import AlertStatus, Transition, step_alerts
 from opsbook.monitor.metrics import Reading, read_series, source_context
 from opsbook.monitor.slo import earliest_needed, status_from_steps
 from opsbook.monitor.slo import sli_steps as slo_steps
+from opsbook.monitor.state import AlertState
 from opsbook.spec.loader import LoadedSpec
 
 MAX_STEPS = 200_000
@@ -30,6 +31,16 @@ class Replay:
     transitions: list[Transition] = field(default_factory=list)
     final: list[AlertStatus] = field(default_factory=list)
     readings: dict[str, list[Reading]] = field(default_factory=dict)
+    states: list[tuple[datetime, list[tuple[str, AlertState]]]] = field(default_factory=list)
+
+    def states_at(self, at: datetime) -> list[tuple[str, AlertState]]:
+        """Each alert instance's state at the last evaluation at or before ``at``."""
+        found: list[tuple[str, AlertState]] = []
+        for when, states in self.states:
+            if when > at:
+                break
+            found = states
+        return found
 
     @property
     def errors(self) -> dict[str, str]:
@@ -65,6 +76,7 @@ def replay(
     *,
     environment: str | None = None,
     metrics: list[str] | None = None,
+    record_states: bool = False,
 ) -> Replay:
     """Evaluate every alert at each instant from start to end; transitions in time order."""
     times = instants(start, end, every)
@@ -90,5 +102,7 @@ def replay(
         statuses, changes = step_alerts(spec, readings, previous, now, holds)
         previous = {(s.alert, s.fingerprint): s for s in statuses}
         result.transitions.extend(changes)
+        if record_states:
+            result.states.append((now, [(s.alert, s.state) for s in statuses]))
     result.final = statuses
     return result

@@ -84,7 +84,8 @@ class SourceKind(ABC):
         config: Any,
         metrics: dict[str, Metric],
         times: list[datetime],
-    ) -> dict[str, list[list[Sample]]] | None:
+    ) -> dict[str, list[list[Sample]] | SourceError] | None:
         """Several metrics at many instants at once (replays), each a list of samples per
-        instant; None lets the caller read each instant with ``read``."""
+        instant (or the SourceError that metric met); None lets the caller read each instant
+        with ``read``."""
         return None

@@ -67,7 +67,10 @@ class LogsSource(SourceKind):
         yield from config.path
 
     def read(self, ctx: SourceContext, config: Any, metric: Metric, now: datetime) -> list[Sample]:
-        return self.series(ctx, config, {"m": metric}, [now])["m"][0]
+        found = self.series(ctx, config, {"m": metric}, [now])["m"]
+        if isinstance(found, SourceError):
+            raise found
+        return found[0]
 
     def series(
         self,
@@ -75,7 +78,7 @@ class LogsSource(SourceKind):
         config: Any,
         metrics: dict[str, Metric],
         times: list[datetime],
-    ) -> dict[str, list[list[Sample]]]:
+    ) -> dict[str, list[list[Sample]] | SourceError]:
         if not times:
             return {name: [] for name in metrics}
         longest = max(float(m.over or 0) for m in metrics.values())
@@ -110,45 +113,71 @@ class LogsSource(SourceKind):
             sql = f"CREATE OR REPLACE TEMP TABLE logs_range AS SELECT * FROM {table} "
             _execute(con, sql + f"WHERE {ts} >= $1 AND {ts} < $2", [first, last])
             table = "logs_range"
-        out: dict[str, list[list[Sample]]] = {}
+        out: dict[str, list[list[Sample]] | SourceError] = {}
         # Metrics that differ only in their value read the data once, in one query.
         groups: dict[tuple[Any, ...], dict[str, Metric]] = {}
         for name, metric in metrics.items():
             groups.setdefault((metric.over, metric.where, tuple(metric.by)), {})[name] = metric
         for (over, where, _by), group in groups.items():
-            one = next(iter(group.values()))
-            values = {f"v{i}": m.value or "count(*)" for i, m in enumerate(group.values())}
-            cond = f" AND ({where})" if where else ""
-            if tiled and step == float(over or 0):
-                bucket = f"time_bucket(INTERVAL '{int(step)} seconds', {ts}, $3::TIMESTAMPTZ)"
-                cols = ", ".join([*(_quote(b) for b in one.by), bucket])
-                sql = (
-                    _select(one, values, extra=f"{bucket} AS _bucket")
-                    + f" FROM {table} WHERE {ts} >= $1 AND {ts} < $2{cond} GROUP BY {cols}"
+            try:
+                out.update(
+                    _group_series(
+                        con, table, ts, group, over, where, times, tiled, step, first, last
+                    )
                 )
-                rows = _execute(con, sql, [first, last, times[0]])
-                per_time: dict[float, list[tuple[Any, ...]]] = {}
-                for row in rows:
-                    per_time.setdefault(_bucket_end(row[-1], step), []).append(row[:-1])
-                for i, name in enumerate(group):
-                    out[name] = [
-                        [_sample(group[name], r, i) for r in per_time.get(_key(t), [])]
-                        for t in times
-                    ]
-                continue
-            per_name: dict[str, list[list[Sample]]] = {n: [] for n in group}
-            for t in times:
-                start = t - timedelta(seconds=float(over or 0))
-                sql = (
-                    _select(one, values)
-                    + f" FROM {table} WHERE {ts} >= $1 AND {ts} < $2{cond}"
-                    + _group(one)
-                )
-                rows = _execute(con, sql, [start, t])
-                for i, name in enumerate(group):
-                    per_name[name].append([_sample(group[name], r, i) for r in rows])
-            out.update(per_name)
+            except SourceError as err:
+                # One metric's bad SQL leaves the others of the source readable.
+                out.update({name: err for name in group})
         return out
+
+
+def _group_series(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    ts: str,
+    group: dict[str, Metric],
+    over: float | None,
+    where: str | None,
+    times: list[datetime],
+    tiled: bool,
+    step: float | None,
+    first: datetime,
+    last: datetime,
+) -> dict[str, list[list[Sample]]]:
+    """Metrics that differ only in their value, over one table, in one query."""
+    out: dict[str, list[list[Sample]]] = {}
+    one = next(iter(group.values()))
+    values = {f"v{i}": m.value or "count(*)" for i, m in enumerate(group.values())}
+    cond = f" AND ({where})" if where else ""
+    if tiled and step == float(over or 0):
+        bucket = f"time_bucket(INTERVAL '{int(step)} seconds', {ts}, $3::TIMESTAMPTZ)"
+        cols = ", ".join([*(_quote(b) for b in one.by), bucket])
+        sql = (
+            _select(one, values, extra=f"{bucket} AS _bucket")
+            + f" FROM {table} WHERE {ts} >= $1 AND {ts} < $2{cond} GROUP BY {cols}"
+        )
+        rows = _execute(con, sql, [first, last, times[0]])
+        per_time: dict[float, list[tuple[Any, ...]]] = {}
+        for row in rows:
+            per_time.setdefault(_bucket_end(row[-1], step), []).append(row[:-1])
+        for i, name in enumerate(group):
+            out[name] = [
+                [_sample(group[name], r, i) for r in per_time.get(_key(t), [])] for t in times
+            ]
+        return out
+    per_name: dict[str, list[list[Sample]]] = {n: [] for n in group}
+    for t in times:
+        start = t - timedelta(seconds=float(over or 0))
+        sql = (
+            _select(one, values)
+            + f" FROM {table} WHERE {ts} >= $1 AND {ts} < $2{cond}"
+            + _group(one)
+        )
+        rows = _execute(con, sql, [start, t])
+        for i, name in enumerate(group):
+            per_name[name].append([_sample(group[name], r, i) for r in rows])
+    out.update(per_name)
+    return out
 
 
 _local = threading.local()

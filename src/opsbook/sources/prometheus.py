@@ -59,11 +59,11 @@ class PrometheusSource(SourceKind):
         config: Any,
         metrics: dict[str, Metric],
         times: list[datetime],
-    ) -> dict[str, list[list[Sample]]] | None:
+    ) -> dict[str, list[list[Sample]] | SourceError] | None:
         if len(times) < 2:
             return None
         step = (times[1] - times[0]).total_seconds()
-        out: dict[str, list[list[Sample]]] = {}
+        out: dict[str, list[list[Sample]] | SourceError] = {}
         for name, metric in metrics.items():
             params = {
                 "query": metric.promql,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,12 +10,9 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from opsbook import __version__
-from opsbook.web import api, ops, pages, problems
+from opsbook.web import api, monitoring, ops, pages, problems
 from opsbook.web.context import ServeContext
 from opsbook.web.feed import EventHub
-
-# Other packages' web routes, mounted when they are installed: (module, attribute).
-CONTRIBUTED = (("opsbook.web.alertmanager", "router"),)  # POST /api/v2/alerts (monitoring)
 
 
 def create_app(context: ServeContext) -> FastAPI:
@@ -47,15 +43,10 @@ def create_app(context: ServeContext) -> FastAPI:
     app.include_router(ops.api)
     app.include_router(pages.router)
     app.include_router(ops.pages)
-    app.state.nav.extend(ops.NAV)
-    for module_name, attribute in CONTRIBUTED:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError:
-            continue
-        if hasattr(module, attribute):
-            app.include_router(getattr(module, attribute))
-    _mount_ofrep(app, context)
+    app.include_router(monitoring.api)
+    app.include_router(monitoring.pages)
+    app.state.nav.extend([*monitoring.NAV, *ops.NAV])
+    _mount_contributed(app, context)
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 
@@ -67,8 +58,9 @@ def create_app(context: ServeContext) -> FastAPI:
     return app
 
 
-def _mount_ofrep(app: FastAPI, context: ServeContext) -> None:
-    """OFREP flag evaluation (/ofrep/v1/...) over the project's flags, when opsbook.yaml loads."""
+def _mount_contributed(app: FastAPI, context: ServeContext) -> None:
+    """OFREP flag evaluation (/ofrep/v1/...) and Alertmanager's intake (/api/v2/alerts) over
+    the project's opsbook.yaml, when it loads."""
     from opsbook.errors import OpsbookError
     from opsbook.spec.loader import load_spec
     from opsbook.web import ofrep
@@ -78,3 +70,4 @@ def _mount_ofrep(app: FastAPI, context: ServeContext) -> None:
     except OpsbookError:
         return  # serve still runs the worker and the API; `opsbook validate` says what is wrong
     app.router.routes.extend(ofrep.routes(context.store, loaded))
+    monitoring.mount_intake(app, context.store, loaded)
