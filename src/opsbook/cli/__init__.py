@@ -11,11 +11,10 @@ every command module. Exit codes: 0 success, 1 a run or check failed, 2 invalid 
 from __future__ import annotations
 
 import sys
+import types
 
 TYPE_CHECKING = False  # not typing's: importing typing would double `opsbook --version`
 if TYPE_CHECKING:
-    from typing import Any
-
     import typer
 
 __all__ = ["COMMANDS", "full_app", "load_commands", "main"]
@@ -96,7 +95,21 @@ def main() -> None:
     app()
 
 
-def __getattr__(name: str) -> Any:
-    if name == "app":  # `from opsbook.cli import app`, before the submodule shadows the name
+class _Package(types.ModuleType):
+    """``opsbook.cli.app`` names the Typer app with every command, always.
+
+    Importing the submodule ``opsbook.cli.app`` makes the import system bind the submodule to
+    the package's ``app``; this property ignores that binding, so ``from opsbook.cli import app``
+    gives the app whatever was imported before.
+    """
+
+    @property
+    def app(self) -> typer.Typer:
         return full_app()
-    raise AttributeError(name)
+
+    @app.setter
+    def app(self, value: object) -> None:
+        pass
+
+
+sys.modules[__name__].__class__ = _Package
