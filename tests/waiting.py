@@ -12,6 +12,7 @@ hung test, never a timing assertion (pick a timeout far above the normal time).
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -24,7 +25,12 @@ T = TypeVar("T")
 def wait_until(
     condition: Callable[[], T], timeout: float = 20.0, *, interval: float = 0.02, what: str = ""
 ) -> T:
-    """Call ``condition`` until it returns something truthy, and return that value."""
+    """Call ``condition`` until it returns something truthy, and return that value.
+
+    On an overloaded machine (load average above the core count) the bound stretches by
+    load / cores, as the tests' time limit does (conftest.py): a bound on a hang, not a speed.
+    """
+    timeout *= max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
