@@ -25,6 +25,9 @@ from opsbook.auth import (
 from opsbook.errors import Forbidden, Unauthenticated, UsageError
 from opsbook.store import Store, schema
 
+PASSWORD = "correct horse"  # pragma: allowlist secret
+SHORT = "short"  # pragma: allowlist secret
+
 pytestmark = pytest.mark.store
 
 
@@ -112,7 +115,7 @@ def test_roles_are_ordered() -> None:
 
 
 def test_login_opens_a_session_and_logout_ends_it(store: Store) -> None:
-    add_user(store, name="alice", role="approver", password="correct horse", by="ops")
+    add_user(store, name="alice", role="approver", password=PASSWORD, by="ops")
     opened = login(store, "alice", "correct horse")
     assert session(store, opened.cookie).principal.actor == "user:alice"
     assert session(store, opened.cookie).csrf == opened.csrf
@@ -122,7 +125,7 @@ def test_login_opens_a_session_and_logout_ends_it(store: Store) -> None:
 
 
 def test_failed_logins_lock_the_user_and_say_for_how_long(store: Store) -> None:
-    add_user(store, name="bob", role="viewer", password="correct horse", by="ops")
+    add_user(store, name="bob", role="viewer", password=PASSWORD, by="ops")
     for _ in range(5):
         with pytest.raises(Unauthenticated, match="wrong user name or password"):
             login(store, "bob", "guess", now=1000.0)
@@ -139,7 +142,7 @@ def test_unknown_users_get_the_same_answer_as_wrong_passwords(store: Store) -> N
 
 def test_short_passwords_are_refused(store: Store) -> None:
     with pytest.raises(UsageError, match="shorter than 8"):
-        add_user(store, name="carol", role="viewer", password="short", by="ops")
+        add_user(store, name="carol", role="viewer", password=SHORT, by="ops")
 
 
 def test_cli_prints_the_token_once_and_lists_without_it(tmp_path: Path, store_url: str) -> None:

@@ -140,7 +140,8 @@ def test_sql_on_postgresql_is_read_only_and_masks_the_password(
         conn.execute("create table orders (id serial primary key, state text)")
         conn.execute("insert into orders (state) values ('paid'), ('pending')")
     host = fresh_pg_url.split("@", 1)[1]
-    wrong = f"postgresql://postgres:hunter2secret@{host.replace('5432', str(_closed_port()))}"
+    password = "hunter2secret"  # pragma: allowlist secret
+    wrong = f"postgresql://postgres:{password}@{host.replace('5432', str(_closed_port()))}"
     got = _run(
         tmp_path,
         count={

@@ -77,6 +77,7 @@ def _outbox(store_url: str) -> list[tuple[int, str, str | None]]:
 
 @pytest.mark.postgres
 @pytest.mark.slow
+@pytest.mark.timeout(240)  # the contract: the receiver is really down for 60 s
 def test_a_receiver_down_for_60s_gets_every_notification_in_order_once(
     tmp_path: Path, fresh_pg_url: str
 ) -> None:
@@ -160,7 +161,7 @@ def test_webhook_body_is_alertmanagers_v4_json_byte_for_byte() -> None:
                 {"summary": "ok & calm"},
                 1764583200.5,
                 1764583500.25,
-                "fedcba9876543210",
+                "fedcba9876543210",  # pragma: allowlist secret
             ),
         ],
     )
@@ -173,7 +174,7 @@ def test_webhook_body_is_alertmanagers_v4_json_byte_for_byte() -> None:
         b'{"status":"resolved","labels":{"alertname":"HighErrors","severity":"critical"},'
         b'"annotations":{"summary":"ok \\u0026 calm"},'
         b'"startsAt":"2025-12-01T10:00:00.5Z","endsAt":"2025-12-01T10:05:00.25Z",'
-        b'"generatorURL":"","fingerprint":"fedcba9876543210"}],'
+        b'"generatorURL":"","fingerprint":"fedcba9876543210"}],'  # pragma: allowlist secret
         b'"groupLabels":{"alertname":"HighErrors"},'
         b'"commonLabels":{"alertname":"HighErrors","severity":"critical"},'
         b'"commonAnnotations":{},"externalURL":"","version":"4",'

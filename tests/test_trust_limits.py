@@ -31,7 +31,9 @@ def validate(root: Path) -> tuple[int, str]:
 
 
 def test_an_alias_bomb_is_refused(tmp_path: Path) -> None:
-    shutil.copy(FIXTURES / "attacks" / "alias-bomb.yaml", tmp_path / "opsbook.yaml")
+    # Kept as .txt so tools that read every YAML file of the repository (detect-secrets in
+    # `opsbook check secrets`, the fast-YAML agreement test) never expand it.
+    shutil.copy(FIXTURES / "attacks" / "alias-bomb.yaml.txt", tmp_path / "opsbook.yaml")
     code, out = validate(tmp_path)
     assert code == 2, out
     assert "opsbook.yaml:1: YAML too large: its aliases expand to more than" in out

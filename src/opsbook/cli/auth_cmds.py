@@ -20,7 +20,7 @@ RoleOpt = Annotated[
     str, typer.Option("--role", help="viewer, operator, approver or admin.", show_default=False)
 ]
 Name = Annotated[str, typer.Option("--name", help="A name for the audit log.", show_default=False)]
-PASSWORD_ENV = "OPSBOOK_PASSWORD"
+PASSWORD_ENV = "OPSBOOK_PASSWORD"  # pragma: allowlist secret
 
 
 def _me() -> str:
