@@ -59,6 +59,7 @@ def test_replay_gives_each_rule_pending_firing_resolved_at_the_right_minute(proj
     assert _as_expected(result.transitions) == EXPECTED
 
 
+@pytest.mark.timeout(120)  # an evaluation per transition, each on a reopened store: ~30 s, 2 cores
 def test_stored_evaluations_with_a_restart_before_each_give_the_same_transitions(
     project: Path, tmp_path: Path
 ) -> None:

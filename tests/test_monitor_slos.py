@@ -68,6 +68,7 @@ def test_replay_gives_each_slo_pending_firing_resolved_and_sunday_is_not_busines
     assert [(w.removeprefix("30 "), a, e) for w, a, e in got] == EXPECTED
 
 
+@pytest.mark.timeout(120)  # an evaluation per transition, each on a reopened store: ~30 s, 2 cores
 def test_stored_evaluations_after_restarts_give_the_replays_transitions(
     project: Path, tmp_path: Path
 ) -> None:
