@@ -4,7 +4,9 @@ against the same evaluations done in-process (what an app embedding the evaluato
 A temporary project with a 10% rollout flag, an API token, and `opsbook flags serve` (uvicorn,
 one process) on 127.0.0.1. The client is one process: asyncio with keep-alive connections, each
 sending `POST /ofrep/v1/evaluate/flags/new-checkout` with a different targetingKey and reading
-the answer before the next. Stops by itself after --seconds.
+the answer before the next. Stops by itself after --seconds. When `wrk` is installed (Debian
+package `wrk`), the same load is measured a second time with it (a C client, so the figure is the
+server's alone, not the Python client's).
 
     .venv/bin/python bench/ofrep.py [--seconds 5] [--connections 16]
 """
@@ -15,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,16 +35,19 @@ flags:
 
 BARE = """
 import uvicorn
-from starlette.applications import Starlette
-from starlette.responses import Response
-from starlette.routing import Route
 
-async def answer(request):
-    await request.body()
-    return Response('{"key":"new-checkout","value":false}', media_type="application/json")
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    body = b'{"key":"new-checkout","value":false}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%%d" %% len(body))]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
-app = Starlette(routes=[Route("/ofrep/v1/evaluate/flags/{key:path}", answer, methods=["POST"])])
-uvicorn.run(app, host="127.0.0.1", port=%d, log_level="warning", access_log=False)
+uvicorn.run(app, host="127.0.0.1", port=%d, http="httptools", loop="uvloop",
+            lifespan="off", log_level="warning", access_log=False)
 """
 
 
@@ -91,6 +97,34 @@ async def load(port: int, token: str, seconds: float, connections: int) -> float
     return counts[0] / (time.perf_counter() - start)
 
 
+WRK_SCRIPT = """\
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer %s"
+wrk.headers["Content-Type"] = "application/json"
+n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, '{"context":{"targetingKey":"user-' .. n .. '"}}')
+end
+"""
+
+
+def with_wrk(port: int, token: str, args: argparse.Namespace, root: Path) -> float | None:
+    """Requests per second measured by wrk (one thread, the same connections); None without
+    wrk. Any non-2xx answer fails the bench."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    script = root / "ofrep.lua"
+    script.write_text(WRK_SCRIPT % token)
+    url = f"http://127.0.0.1:{port}/ofrep/v1/evaluate/flags/new-checkout"
+    command = [wrk, "-t1", f"-c{args.connections}", f"-d{args.seconds:g}s", "-s", str(script), url]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, timeout=120).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"wrk saw errors:\n{out}")
+    return float(out.split("Requests/sec:")[1].split()[0])
+
+
 def in_process(root: Path, seconds: float) -> tuple[float, float]:
     """Evaluations per second through the OFREP handler (store read included) and the
     evaluator alone (state given)."""
@@ -125,7 +159,7 @@ def in_process(root: Path, seconds: float) -> tuple[float, float]:
 
 def served(
     command: list[str], root: Path, port: int, token: str, args: argparse.Namespace
-) -> float:
+) -> tuple[float, float | None]:
     """Start a server, wait for its port, load it for --seconds, stop it; requests per second."""
     server = subprocess.Popen(
         command,
@@ -145,7 +179,8 @@ def served(
                     raise SystemExit(f"{command[-1]} did not start") from None
                 time.sleep(0.1)
         asyncio.run(load(port, token, 1.0, args.connections))  # warm-up
-        return asyncio.run(load(port, token, args.seconds, args.connections))
+        rate = asyncio.run(load(port, token, args.seconds, args.connections))
+        return rate, with_wrk(port, token, args, root)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -181,15 +216,25 @@ def main() -> None:
         token = json.loads(made.stdout)["token"]
         port = free_port()
         opsbook = [sys.executable, "-m", "opsbook", "flags", "serve", "--port", str(port)]
-        http_rate = served(opsbook, root, port, token, args)
+        http_rate, http_wrk = served(opsbook, root, port, token, args)
         bare_port = free_port()
-        bare_rate = served([sys.executable, "-c", BARE % bare_port], root, bare_port, token, args)
+        bare_rate, bare_wrk = served(
+            [sys.executable, "-c", BARE % bare_port], root, bare_port, token, args
+        )
         handler_rate, evaluator_rate = in_process(root, args.seconds)
     print(f"OFREP over loopback, {args.connections} connections, one client process:")
     print(f"  opsbook flags serve: {http_rate:,.0f} evaluations/s")
     print(
         f"  the same server stack answering a constant (its ceiling): {bare_rate:,.0f} requests/s"
     )
+    if http_wrk is not None and bare_wrk is not None:
+        print(f"  the same two measured with wrk: {http_wrk:,.0f} evaluations/s (opsbook),")
+        print(
+            f"    {bare_wrk:,.0f} requests/s (constant); Python client / wrk for opsbook: "
+            f"{http_rate / http_wrk:.2f}"
+        )
+    else:
+        print("  (install wrk to measure the server with a C client too)")
     print(f"in-process, OFREP handler with store read: {handler_rate:,.0f} evaluations/s")
     print(f"in-process, evaluator alone: {evaluator_rate:,.0f} evaluations/s")
     print(f"loopback / in-process handler: {handler_rate / http_rate:.1f}x slower over HTTP")

@@ -1,5 +1,6 @@
 """Every benchmark in one run, for docs/performance.md: start-up, 1,000 checkpointed steps and
-200 HTTP checks, each beside what a user would run instead, as ratios.
+200 HTTP checks, OFREP evaluations and alert latency, each beside what a user would run
+instead, as ratios.
 
     .venv/bin/python bench/report.py
 """
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("startup.py", "run_1000.py", "http_200.py")
+BENCHES = ("startup.py", "run_1000.py", "http_200.py", "ofrep.py", "alert_latency.py")
 
 
 def main() -> None:

@@ -151,3 +151,14 @@ def test_requests_without_a_valid_token_are_refused(served: tuple[str, str, Path
     reply = _post(url, path, wrong, b"{}")
     assert reply.status_code == 401 and wrong not in reply.text
     assert _post(url, path, "opsbook_x", b"{}").status_code == 401
+
+
+def test_other_methods_and_paths_are_refused_plainly(served: tuple[str, str, Path]) -> None:
+    """The OFREP app answers only POST under /ofrep/v1/evaluate/flags; the rest is a JSON 405 or
+    404, not a traceback (the app is plain ASGI, no framework routes for it)."""
+    url, token, _ = served
+    auth = {"Authorization": f"Bearer {token}"}
+    got = httpx.get(f"{url}/ofrep/v1/evaluate/flags/new-checkout", headers=auth, timeout=10)
+    assert got.status_code == 405 and got.headers["allow"] == "POST"
+    elsewhere = httpx.post(f"{url}/ofrep/v1/evaluate/flagsX", headers=auth, timeout=10)
+    assert elsewhere.status_code == 404 and elsewhere.json()["errorCode"] == "GENERAL"

@@ -1,9 +1,12 @@
-"""OFREP routes for Starlette: ``opsbook flags serve`` runs these alone; ``opsbook serve`` mounts
-them with :func:`routes`.
+"""OFREP over HTTP: a plain ASGI app (no framework per request, since OFREP is on every page
+view of an app); ``opsbook flags serve`` runs it alone and ``opsbook serve`` mounts it with
+:func:`routes`.
 
 Every request needs ``Authorization: Bearer TOKEN``, a token made with ``opsbook token create``
-(any role may evaluate flags). A token's check is remembered for :data:`AUTH_TTL` seconds, so a
-revoked token stops working within that time; flag states are read on every evaluation.
+(any role may evaluate flags). A token's check is remembered for :data:`AUTH_TTL` seconds under
+the SHA-256 of the header (the token itself is never kept), so a revoked token stops working
+within that time; flag states are read on every evaluation, so ``opsbook flag kill`` takes
+effect at the next one.
 """
 
 from __future__ import annotations
@@ -11,11 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from opsbook.auth import authenticate
@@ -26,13 +27,12 @@ from opsbook.store import Store
 from opsbook.store.flags import StateReader
 
 AUTH_TTL = 2.0
+PREFIX = "/ofrep/v1/evaluate/flags"
 
-
-def _respond(reply: Reply) -> Response:
-    if reply.body is None:
-        return Response(status_code=reply.status, headers=reply.headers)
-    content = json.dumps(reply.body, ensure_ascii=False, separators=(",", ":"))
-    return Response(content, reply.status, reply.headers, media_type="application/json")
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
 
 
 def _authenticator(store: Store) -> Callable[[str | None], Reply | None]:
@@ -56,54 +56,111 @@ def _authenticator(store: Store) -> Callable[[str | None], Reply | None]:
     return check
 
 
-async def _body(request: Request) -> bytes:
+async def _body(receive: Receive) -> bytes:
     """The request body, cut just past MAX_BODY (so a huge body is refused, never buffered)."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > MAX_BODY or not message.get("more_body", False):
             break
     return b"".join(chunks)
 
 
+async def _send(send: Send, reply: Reply) -> None:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers.items()]
+    content = b""
+    if reply.body is not None:
+        text = json.dumps(reply.body, ensure_ascii=False, separators=(",", ":"))
+        content = text.encode()
+        headers.append((b"content-type", b"application/json"))
+    headers.append((b"content-length", str(len(content)).encode()))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class OfrepApp:
+    """The two OFREP endpoints over this project's flags and this store, as one ASGI app."""
+
+    def __init__(self, *, store: Store, loaded: LoadedSpec) -> None:
+        self.ofrep = Ofrep(loaded.spec.project, loaded.spec.flags, StateReader(store.engine))
+        self.auth = _authenticator(store)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        if path != PREFIX and not path.startswith(PREFIX + "/"):
+            await _send(send, Reply(404, {"errorCode": "GENERAL", "errorDetails": "not found"}))
+            return
+        if scope["method"] != "POST":
+            refused = {"errorCode": "GENERAL", "errorDetails": "use POST"}
+            await _send(send, Reply(405, refused, {"Allow": "POST"}))
+            return
+        body = await _body(receive)
+        await _send(send, self._answer(scope, path, body))
+
+    def _answer(self, scope: Scope, path: str, body: bytes) -> Reply:
+        reply = self.auth(_header(scope, b"authorization"))
+        if reply is not None:
+            return reply
+        try:
+            if path == PREFIX:
+                return self.ofrep.bulk(body, _header(scope, b"if-none-match"))
+            return self.ofrep.one(path[len(PREFIX) + 1 :], body)
+        except OpsbookError as err:  # the store went away: say so, never a traceback
+            return Reply(err.http_status, {"errorCode": "GENERAL", "errorDetails": str(err)})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 def routes(store: Store, loaded: LoadedSpec) -> list[BaseRoute]:
-    """The two OFREP endpoints over this project's flags and this store."""
-    ofrep = Ofrep(loaded.spec.project, loaded.spec.flags, StateReader(store.engine))
-    auth = _authenticator(store)
-
-    async def handle(request: Request, answer: Callable[[bytes], Reply]) -> Response:
-        body = await _body(request)
-        reply = auth(request.headers.get("authorization"))
-        if reply is None:
-            try:
-                reply = answer(body)
-            except OpsbookError as err:  # the store went away: say so, never a traceback
-                reply = Reply(err.http_status, {"errorCode": "GENERAL", "errorDetails": str(err)})
-        return _respond(reply)
-
-    async def one(request: Request) -> Response:
-        key = request.path_params["key"]
-        return await handle(request, lambda body: ofrep.one(key, body))
-
-    async def bulk(request: Request) -> Response:
-        etag = request.headers.get("if-none-match")
-        return await handle(request, lambda body: ofrep.bulk(body, etag))
-
+    """The two OFREP endpoints, as routes ``opsbook serve`` adds to its app."""
+    handler = OfrepApp(store=store, loaded=loaded)
     return [
-        Route("/ofrep/v1/evaluate/flags/{key:path}", one, methods=["POST"]),
-        Route("/ofrep/v1/evaluate/flags", bulk, methods=["POST"]),
+        Route(PREFIX + "/{key:path}", handler, methods=["POST"]),
+        Route(PREFIX, handler, methods=["POST"]),
     ]
 
 
-def app(store: Store, loaded: LoadedSpec) -> Starlette:
-    """An ASGI app serving only the OFREP routes (``opsbook flags serve``)."""
-    return Starlette(routes=routes(store, loaded))
+def app(store: Store, loaded: LoadedSpec) -> OfrepApp:
+    """The ASGI app ``opsbook flags serve`` runs: only the OFREP routes."""
+    return OfrepApp(store=store, loaded=loaded)
 
 
 def serve(store: Store, loaded: LoadedSpec, host: str, port: int) -> None:
-    """Serve the OFREP routes with uvicorn until interrupted."""
+    """Serve the OFREP routes with uvicorn (httptools and uvloop) until interrupted."""
     import uvicorn
 
-    uvicorn.run(app(store, loaded), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app(store, loaded),
+        host=host,
+        port=port,
+        http="httptools",
+        loop="uvloop",
+        log_level="warning",
+        access_log=False,
+    )
