@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -44,8 +45,12 @@ def host() -> str:
     return socket.gethostname()
 
 
+@functools.cache
 def boot_id() -> str:
-    """This boot of this machine (a process group id means nothing after a reboot)."""
+    """This boot of this machine (a process group id means nothing after a reboot).
+
+    Read once per process (a process cannot outlive its boot); every attempt records it.
+    """
     try:
         return _BOOT_ID.read_text().strip()
     except OSError:

@@ -136,6 +136,7 @@ class Executor:
         self.unmet: dict[str, int] = {}
         self.frontier: set[str] = set()
         self.state: dict[str, StepState] = {}
+        self._base_env: dict[str, str] | None = None
         self.lease = Heartbeat(
             store=self.store,
             run_id=self.run_id,
@@ -615,8 +616,9 @@ class Executor:
         return lambda text: self.masker(render(text))
 
     def process_env(self, step: Step, render: Callable[[str], str]) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(self.s.effective.values)
+        if self._base_env is None:  # copying os.environ decodes every variable: once per run
+            self._base_env = {**os.environ, **self.s.effective.values}
+        env = dict(self._base_env)
         env.update({k: render(environ._text(v)) for k, v in step.env.items()})
         env.update(
             OPSBOOK_RUN_ID=self.run_id,
