@@ -67,16 +67,41 @@ def start_run(
     """
     if plan.inputs is None:
         raise ValueError("start_run needs a plan made by make_plan (it carries the inputs)")
-    inputs = plan.inputs
-    loaded = inputs.loaded
+    loaded = plan.inputs.loaded
     operator = operator or identity.operator(loaded.root)
     owner = identity.new_owner()
+    run_id = _create_run(store, plan, operator=operator, owner=None if queue else owner)
+    if queue:
+        return Outcome(run_id, Halt.QUEUED, "queued; a worker takes it")
+    with store.begin() as conn:
+        run = q.get_run(conn, run_id)
+    setup = Setup(
+        store=store,
+        run=run,
+        loaded=loaded,
+        runbook=plan.inputs.runbook,
+        effective=plan.inputs.effective,
+        params=plan.inputs.params,
+        owner=owner,
+        operator=operator,
+        observer=observer,
+        yes=yes,
+        ask=ask,
+    )
+    with proclife.interruptible():
+        return Executor(setup).execute()
+
+
+def _create_run(store: Store, plan: Plan, *, operator: str, owner: str | None) -> str:
+    """Insert the run ``plan`` describes with its ``run_created`` event; leased to ``owner``
+    (None: queued for a worker). Returns the new run's id."""
+    assert plan.inputs is not None
     run_id = identity.new_run_id()
-    row = _run_row(plan, run_id=run_id, operator=operator, owner=None if queue else owner)
+    row = _run_row(plan, run_id=run_id, operator=operator, owner=owner)
     q.create_run(
         store,
         row,
-        [s.id for s in inputs.runbook.steps],
+        [s.id for s in plan.inputs.runbook.steps],
         event=(
             EventType.RUN_CREATED,
             {
@@ -88,27 +113,9 @@ def start_run(
                 "locks_environment": plan.locks_environment,
             },
         ),
-        lease_ttl=None if queue else lease_seconds(),
+        lease_ttl=None if owner is None else lease_seconds(),
     )
-    if queue:
-        return Outcome(run_id, Halt.QUEUED, "queued; a worker takes it")
-    with store.begin() as conn:
-        run = q.get_run(conn, run_id)
-    setup = Setup(
-        store=store,
-        run=run,
-        loaded=loaded,
-        runbook=inputs.runbook,
-        effective=inputs.effective,
-        params=inputs.params,
-        owner=owner,
-        operator=operator,
-        observer=observer,
-        yes=yes,
-        ask=ask,
-    )
-    with proclife.interruptible():
-        return Executor(setup).execute()
+    return run_id
 
 
 def _run_row(plan: Plan, *, run_id: str, operator: str, owner: str | None) -> dict[str, Any]:
@@ -298,43 +305,15 @@ def approve(
             signature=signature,
         )
         operator = answer.operator
-        # Lock order everywhere: the run row, then the event chain (no deadlock on PostgreSQL).
-        if run.status == RunStatus.WAITING:
-            # Unleased and running: `opsbook resume` or any worker continues it.
-            q.transition(
-                conn,
-                run_id,
-                from_={RunStatus.WAITING},
-                to=RunStatus.RUNNING,
-                lease_owner=None,
-                lease_expires_at=None,
-            )
-        else:
-            q.set_run(conn, run_id, updated_at=time.time())
-        q.insert_approval(
+        _record_answer(
             conn,
-            run_id=run_id,
-            step_id=step_id,
-            decision=decision,
-            operator=operator,
-            note=note,
+            run,
+            step_id,
+            answer,
             evidence=evidence,
-            created_at=time.time(),
-            via=answer.via,
-            signature=answer.signature,
-        )
-        chain.append(
-            conn,
-            EventType.GATE_REJECTED if reject else EventType.GATE_APPROVED,
-            run_id=run_id,
-            step_id=step_id,
-            actor=operator,
-            data={
-                "note": note,
-                "via": answer.via,
-                **({"signature": answer.signature} if answer.signature else {}),
-                **({"confirm": confirming} if confirming else {}),
-            },
+            note=note,
+            reject=reject,
+            confirming=confirming,
         )
     return {
         "run": run_id,
@@ -343,6 +322,59 @@ def approve(
         "operator": operator,
         "confirm": confirming,
     }
+
+
+def _record_answer(
+    conn: Connection,
+    run: Any,
+    step_id: str,
+    answer: approval_policy.Answer,
+    *,
+    evidence: dict[str, Any],
+    note: str,
+    reject: bool,
+    confirming: list[str] | None,
+) -> None:
+    """Write a checked gate answer: the run continues (unleased), the approval, its event."""
+    run_id, operator = run.id, answer.operator
+    # Lock order everywhere: the run row, then the event chain (no deadlock on PostgreSQL).
+    if run.status == RunStatus.WAITING:
+        # Unleased and running: `opsbook resume` or any worker continues it.
+        q.transition(
+            conn,
+            run_id,
+            from_={RunStatus.WAITING},
+            to=RunStatus.RUNNING,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    else:
+        q.set_run(conn, run_id, updated_at=time.time())
+    q.insert_approval(
+        conn,
+        run_id=run_id,
+        step_id=step_id,
+        decision="rejected" if reject else "approved",
+        operator=operator,
+        note=note,
+        evidence=evidence,
+        created_at=time.time(),
+        via=answer.via,
+        signature=answer.signature,
+    )
+    chain.append(
+        conn,
+        EventType.GATE_REJECTED if reject else EventType.GATE_APPROVED,
+        run_id=run_id,
+        step_id=step_id,
+        actor=operator,
+        data={
+            "note": note,
+            "via": answer.via,
+            **({"signature": answer.signature} if answer.signature else {}),
+            **({"confirm": confirming} if confirming else {}),
+        },
+    )
 
 
 WORKER_WAIT_ENV = "OPSBOOK_WORKER_MAX_WAIT"
