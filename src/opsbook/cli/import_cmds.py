@@ -15,7 +15,12 @@ Force = Annotated[bool, typer.Option("--force", help="Overwrite an existing outp
 
 @app.command("import")
 def import_runbook(
-    runbook: Annotated[Path, typer.Argument(help="The Markdown runbook to import.")],
+    runbook: Annotated[
+        Path,
+        typer.Argument(
+            help="A Markdown runbook, Sloth spec, OpenSLO file or Prometheus rules file."
+        ),
+    ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Where to write the opsbook.yaml.")
     ] = Path("opsbook.yaml"),
@@ -26,14 +31,18 @@ def import_runbook(
     force: Force = False,
     json: Json = False,
 ) -> None:
-    """Turn a Markdown runbook into a validated opsbook.yaml; what maps to nothing is reported."""
-    from opsbook.console.importer import show_import
-    from opsbook.importer import import_file, write_outputs
+    """Turn a runbook (or SLO/alert rules file) into a validated opsbook.yaml; what maps to
+    nothing is reported."""
+    from opsbook.console.importer import show_import, show_monitor_import
+    from opsbook.importer import MonitorImport, import_file, write_outputs
 
     result = import_file(runbook, output.name)
     targets = [(output, result.text)] + ([(report, result.report)] if report else [])
     write_outputs(targets, force=force)
-    show_import(result, output, report, as_json=json)
+    if isinstance(result, MonitorImport):
+        show_monitor_import(result, output, report, as_json=json)
+    else:
+        show_import(result, output, report, as_json=json)
 
 
 @app.command()

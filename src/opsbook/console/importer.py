@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.markup import escape
 
 from opsbook.console import out, print_json
-from opsbook.importer import ImportResult
+from opsbook.importer import ImportResult, MonitorImport, specfiles
 from opsbook.importer.init import InitResult
 from opsbook.importer.report import summary
 
@@ -28,6 +28,9 @@ def show_import(
     if counts.operations:
         kept = ", ".join(f"{k} {v}" for k, v in counts.operations.items())
         out.print(f"kept under x-operations: {escape(kept)}")
+    if result.draft.monitoring:
+        made = ", ".join(f"{k} {v}" for k, v in result.draft.monitoring.items())
+        out.print(f"made from x-operations: {escape(made)} (check: opsbook monitor eval)")
     unmapped = len(result.draft.unmapped)
     where = f"listed in {escape(str(report))}" if report else "pass --report FILE to list them"
     out.print(f"{unmapped} source lines not mapped ({where})")
@@ -37,6 +40,24 @@ def show_import(
     for name, runbook in result.draft.runbooks.items():
         params = " ".join(f"-p {p}=…" for p in runbook.params)
         out.print(f"  opsbook plan {escape(name)} -e staging {escape(params)}".rstrip())
+
+
+def show_monitor_import(
+    result: MonitorImport, output: Path, report: Path | None, *, as_json: bool = False
+) -> None:
+    if as_json:
+        print_json(specfiles.summary(result, str(output)))
+        return
+    counts = ", ".join(f"{v} {k}" for k, v in result.counts().items())
+    what = result.draft.format.value
+    out.print(f"[green]✓[/green] wrote {escape(str(output))} from a {escape(what)}: {counts}")
+    notes = len(result.draft.notes)
+    where = f"listed in {escape(str(report))}" if report else "pass --report FILE to list them"
+    out.print(f"{notes} notes on what changed or was skipped ({where})")
+    out.print(
+        f"  set vars.{specfiles.URL_VAR} (now {escape(result.draft.url)}), then: "
+        "opsbook monitor eval"
+    )
 
 
 def show_init(result: InitResult, target: Path) -> None:

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opsbook.errors import SpecError, UsageError
-from opsbook.importer import emit, markdown, report, runbooks
+from opsbook.importer import emit, markdown, report, runbooks, specfiles
 from opsbook.importer.draft import Draft
 from opsbook.importer.report import Counts
+from opsbook.importer.specfiles import MonitorImport
 from opsbook.spec.loader import LoadedSpec
 
-__all__ = ["ImportResult", "import_file", "import_text", "write_outputs"]
+__all__ = ["ImportResult", "MonitorImport", "import_file", "import_text", "write_outputs"]
 
 
 @dataclass
@@ -57,9 +58,15 @@ def import_text(source: str, file: str, output: str = "opsbook.yaml") -> ImportR
     return ImportResult(draft, text, loaded, report.render(draft, output))
 
 
-def import_file(path: Path, output: str = "opsbook.yaml") -> ImportResult:
-    """Import a Markdown file; a missing or unreadable file is a UsageError."""
+def import_file(path: Path, output: str = "opsbook.yaml") -> ImportResult | MonitorImport:
+    """Import a Markdown runbook, or a Sloth, OpenSLO or Prometheus rules file (told apart by
+    content); a missing or unreadable file is a UsageError."""
     try:
+        if path.is_file() and path.stat().st_size > specfiles.MAX_BYTES:
+            raise UsageError(
+                f"{path}: larger than {specfiles.MAX_BYTES // 1_000_000} MB",
+                hint="import a runbook or monitoring file, or split it",
+            )
         source = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         raise UsageError(
@@ -69,6 +76,15 @@ def import_file(path: Path, output: str = "opsbook.yaml") -> ImportResult:
         raise UsageError(f"{path} is a directory", hint="pass a Markdown file") from None
     except OSError as err:
         raise UsageError(f"{path}: cannot read: {err.strerror}") from None
+    kind = specfiles.detect(source, path.as_posix())
+    if kind is not None:
+        return specfiles.import_monitoring(source, path.as_posix(), output, kind)
+    if path.suffix.lower() in (".yaml", ".yml"):
+        raise UsageError(
+            f"{path}: not a Sloth, OpenSLO or Prometheus rules file",
+            hint="opsbook imports Markdown runbooks, Sloth prometheus/v1 specs, OpenSLO v1 "
+            "and Prometheus rule files (groups: at the top)",
+        )
     return import_text(source, path.as_posix(), output)
 
 

@@ -120,6 +120,10 @@ class Draft:
     vars: dict[str, tuple[int, str]] = field(default_factory=dict)
     """Environment vars every environment needs (e.g. BASE_URL) → (line, placeholder value)."""
     unmapped: list[Unmapped] = field(default_factory=list)
+    monitoring: dict[str, int] = field(default_factory=dict)
+    """Metrics, alerts and slos made from x-operations → how many (set when emitted)."""
+    placeholders: list[str] = field(default_factory=list)
+    """Metrics whose source the runbook does not name (``command: exit 1`` until set)."""
 
     def add_env(self, entry: EnvEntry) -> None:
         """Add a contract entry; a later mention only fills what the first one left open."""

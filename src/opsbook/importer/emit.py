@@ -14,11 +14,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from opsbook.importer import incident_ops
+from opsbook.importer import incident_ops, monitor_ops
 from opsbook.importer.draft import Draft, StepDraft
 from opsbook.spec.loader import LoadedSpec, validate_text
 
 ENVIRONMENTS = ("staging", "production")
+MONITORING = ("metrics", "alerts", "slos")
 _PRINTABLE = re.compile(r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u2028\u2029]*$")
 
 
@@ -121,6 +122,11 @@ def to_map(draft: Draft) -> CommentedMap:
         runbooks.yaml_add_eol_comment(_origin(draft, runbook.line), name)
     doc["runbooks"] = runbooks
     doc.update(incident_ops.sections(draft))  # severities, escalation, contacts from x-operations
+    monitoring = monitor_ops.sections(draft, doc.get("calendars"))
+    if "calendars" in monitoring and "calendars" in doc:
+        doc["calendars"].update(monitoring.pop("calendars"))
+    doc.update(monitoring)  # metrics, alerts, slos from x-operations alert rules and SLO tables
+    draft.monitoring = {k: len(v) for k, v in monitoring.items() if k in MONITORING}
     if draft.operations:
         ops = CommentedMap()
         for category, entries in draft.operations.items():

@@ -65,6 +65,9 @@ def render(draft: Draft, output: str) -> str:
     if counts.operations:
         kept = ", ".join(f"{k} {v}" for k, v in counts.operations.items())
         lines.append(f"- kept under x-operations: {kept}")
+    if draft.monitoring:
+        made = ", ".join(f"{k} {v}" for k, v in draft.monitoring.items())
+        lines.append(f"- made from x-operations: {made}")
     classes = ", ".join(f"{k} {v}" for k, v in counts.classes.items())
     lines.append(f"- commands by class: {classes}")
     if draft.vars:
@@ -72,6 +75,13 @@ def render(draft: Draft, output: str) -> str:
         lines.append(f"- environment vars to set in every environment: {names}")
     lines += ["", f"## Not mapped ({len(draft.unmapped)})", ""]
     lines += [_row(draft.file, item) for item in draft.unmapped] or ["Nothing: every line mapped."]
+    if draft.placeholders:
+        lines += ["", f"## Placeholder metrics ({len(draft.placeholders)})", ""]
+        lines += [
+            f"- {name}: the runbook names no source; set `from:` and `value`/`query` "
+            "(until then it has no data)"
+            for name in draft.placeholders
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -93,6 +103,8 @@ def summary(draft: Draft, output: str) -> dict[str, Any]:
         "params": counts.params,
         "classes": counts.classes,
         "operations": counts.operations,
+        "monitoring": draft.monitoring,
+        "placeholders": draft.placeholders,
         "unmapped": [
             {"line": u.line, "why": u.why, "text": u.what, "note": u.note} for u in draft.unmapped
         ],

@@ -116,13 +116,23 @@ def parse_yaml(text: str, file: str) -> Document:
         return Document(file, fastyaml.load(text), text)
     except fastyaml.Unsure:
         pass  # ruamel reads it (and words any syntax error with its line)
+    return Document(file, _ruamel_load(text, file, stream=False))
+
+
+def parse_yaml_stream(text: str, file: str) -> list[Document]:
+    """Every document of a multi-document YAML stream (``---`` separated), each able to name
+    the line of any of its nodes; a syntax error is a SpecError at its line."""
+    return [Document(file, d) for d in _ruamel_load(text, file, stream=True) if d is not None]
+
+
+def _ruamel_load(text: str, file: str, *, stream: bool) -> Any:
     # Imported here: most files never need ruamel (8 ms of every command's start-up).
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError
 
     yaml = YAML(typ="rt")
     try:
-        data = yaml.load(text)
+        data = list(yaml.load_all(text)) if stream else yaml.load(text)
     except MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -136,7 +146,7 @@ def parse_yaml(text: str, file: str) -> Document:
         limits.expanded_size(data)  # before anything expands the aliases
     except limits.LimitExceeded as err:
         raise SpecError([Problem(file, 1, "", f"YAML too large: {err}")]) from None
-    return Document(file, data)
+    return data
 
 
 def load_spec(path: Path | str | None = None) -> LoadedSpec:

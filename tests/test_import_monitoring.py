@@ -1,0 +1,287 @@
+"""`opsbook import` of Sloth specs, OpenSLO files and Prometheus rules (told apart by content),
+and x-operations alert rules and SLO tables of Markdown runbooks becoming metrics/alerts/slos.
+
+Inputs are the fixtures in tests/fixtures/monitor_import/ (written for these tests); hostile
+inputs are made here. A real Prometheus evaluates an imported rule and an imported Sloth SLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_cli
+from opsbook.errors import SpecError
+from opsbook.importer import import_file
+from opsbook.importer.specfiles import Format, MonitorImport, detect, import_monitoring
+from opsbook.spec.loader import load_spec, validate_text
+from test_monitor_prometheus import PROMETHEUS, _stop, exporter  # noqa: F401 (a fixture)
+from web_support import free_port, wait_until
+
+FIXTURES = REPO / "tests" / "fixtures" / "monitor_import"
+SEEDS = REPO.parent / "shared" / "seeds"
+
+
+def _import(name: str) -> MonitorImport:
+    result = import_file(FIXTURES / name)
+    assert isinstance(result, MonitorImport)
+    return result
+
+
+def test_sloth_spec_becomes_promql_metrics_and_slos() -> None:
+    result = _import("sloth.yaml")
+    spec = result.loaded.spec
+    assert result.draft.format is Format.SLOTH and spec.project == "checkout-api"
+    availability = spec.slos["requests-availability"]
+    assert availability.objective == 99.5 and availability.window == "30d"
+    errors = spec.metrics[availability.sli.bad]  # type: ignore[union-attr]
+    assert errors.promql == 'sum(rate(checkout_requests_total{code=~"5.."}[5m]))'
+    assert "{{.window}}" not in result.text
+    # The ticket alert is disabled in the spec: only the two page windows stay.
+    assert {a.severity for a in availability.alerts or []} == {"page"}
+    assert availability.severity["page"] == "critical"
+    latency = spec.slos["latency"]
+    assert spec.metrics[latency.sli.total].promql == "vector(1)"  # type: ignore[union-attr]
+    assert "sloth.yaml:15" in result.report  # the Sloth alert name is reported
+    validate_text(result.text, "opsbook.yaml")  # round-trips
+
+
+def test_openslo_documents_become_metrics_and_slos() -> None:
+    result = _import("openslo.yaml")
+    spec = result.loaded.spec
+    assert set(spec.slos) == {
+        "checkout-availability",
+        "search-errors-strict",
+        "search-errors-relaxed",
+    }
+    checkout = spec.slos["checkout-availability"]
+    assert checkout.objective == 99.5 and checkout.window == "28d"
+    good = spec.metrics[checkout.sli.good]  # type: ignore[union-attr,index]
+    assert good.promql == 'sum(increase(checkout_requests_total{code!~"5.."}[5m]))'
+    assert spec.slos["search-errors-strict"].window == "month"
+    assert spec.slos["search-errors-relaxed"].objective == 99.0
+    # Two objectives share one indicator: its metrics are made once.
+    assert len(spec.metrics) == 4
+    assert "Service checkout" in result.report
+
+
+def test_prometheus_rules_become_metrics_and_alerts() -> None:
+    result = _import("rules.yml")
+    spec = result.loaded.spec
+    rate = spec.alerts["CheckoutErrorRate"]
+    assert rate.when == "CheckoutErrorRate > 0.05" and rate.for_ == 120 and rate.on_nodata == "ok"
+    assert rate.keep_firing_for == 300 and rate.severity == "critical"
+    assert (
+        rate.labels == {"team": "payments"} and rate.summary == "Checkout error rate is {{ value }}"
+    )
+    assert spec.alerts["CheckoutDown"].when == "CheckoutDown == 0"
+    assert spec.metrics["CheckoutDown"].promql == 'up{job="checkout"}'
+    absent = spec.metrics["CheckoutAbsent"].promql or ""
+    assert (
+        absent.endswith("* 0 + 1") and spec.alerts["CheckoutAbsent"].when == "CheckoutAbsent == 1"
+    )
+    assert "job_checkout_errors_ratio5m" in spec.metrics  # the recording rule
+    assert "recording rule" in result.report
+
+
+def test_detection_is_by_content_not_extension(tmp_path: Path) -> None:
+    text = (FIXTURES / "rules.yml").read_text()
+    assert detect(text, "alerts.txt") is Format.RULES
+    assert detect("# Runbook\n\ngroups:\n", "RUNBOOK.md") is None
+    renamed = tmp_path / "alerting.conf"
+    renamed.write_text(text)
+    result = run_cli("import", str(renamed), "-o", str(tmp_path / "out.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "from a Prometheus rules file: 4 metrics, 3 alerts, 0 slos" in result.stdout
+    assert load_spec(tmp_path / "out.yaml").spec.alerts
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line", "words"),
+    [
+        ("broken.yml", "groups:\n  - name: a\n    rules: [\n", 4, "YAML syntax error"),
+        ("v2.yaml", "version: prometheus/v2\nservice: a\nslos: []\n", 1, "prometheus/v1"),
+        ("alpha.yaml", "apiVersion: openslo/v1alpha\nkind: SLO\n", 1, "openslo/v1"),
+        (
+            "nosli.yaml",
+            "version: prometheus/v1\nservice: a\nslos:\n  - name: x\n    objective: 99\n",
+            4,
+            "'sli' is missing",
+        ),
+        (
+            "badname.yml",
+            "groups:\n- name: g\n  rules:\n  - alert: High errors!\n    expr: up == 0\n",
+            4,
+            "not a valid name",
+        ),
+        (
+            "badexpr.yml",
+            "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: sum(rate(x[5m])\n",
+            5,
+            "not valid PromQL",
+        ),
+        (
+            "obj.yaml",
+            "version: prometheus/v1\nservice: a\nslos:\n  - name: x\n"
+            "    objective: 140\n    sli: {raw: {error_ratio_query: up}}\n",
+            5,
+            "below 100",
+        ),
+        (
+            "ref.yaml",
+            "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: s}\nspec:\n"
+            "  indicatorRef: nowhere\n  objectives: [{target: 0.99}]\n",
+            5,
+            "unknown SLI",
+        ),
+        (
+            "for.yml",
+            "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n    for: soon\n",
+            6,
+            "not a duration",
+        ),
+    ],
+)
+def test_hostile_files_are_refused_at_their_line(
+    tmp_path: Path, name: str, text: str, line: int, words: str
+) -> None:
+    source = tmp_path / name
+    source.write_text(text)
+    result = run_cli("import", str(source), "-o", str(tmp_path / "out.yaml"))
+    assert result.returncode == 2
+    assert f"{source.as_posix()}:{line}:" in result.stderr and words in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out.yaml").exists()
+
+
+def test_unknown_yaml_huge_files_and_alias_bombs_are_refused(tmp_path: Path) -> None:
+    other = tmp_path / "values.yaml"
+    other.write_text("replicas: 3\n")
+    result = run_cli("import", str(other), "-o", str(tmp_path / "o.yaml"))
+    assert result.returncode == 2 and "not a Sloth, OpenSLO or Prometheus rules" in result.stderr
+    huge = tmp_path / "huge.yml"
+    with huge.open("w") as out:
+        out.write("groups:\n")
+        out.write("# padding\n" * 600_000)
+    result = run_cli("import", str(huge), "-o", str(tmp_path / "o.yaml"))
+    assert result.returncode == 2 and "larger than 5 MB" in result.stderr
+    bomb = "groups:\n- &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in "bcdefgh":
+        prev = chr(ord(level) - 1)
+        bomb += f"- &{level} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+    with pytest.raises(SpecError, match="YAML too large"):
+        import_monitoring(bomb, "bomb.yml")
+
+
+RUNBOOK = (FIXTURES / "ops-runbook.md").read_text
+
+
+def test_runbook_alert_rules_and_slo_tables_become_monitoring(tmp_path: Path) -> None:
+    """The shapes of real runbooks' alert lines (a YAML block, "Alert if" items, prose) and an
+    SLO table: each becomes an alert or SLO; what has no known source is a listed placeholder."""
+    source = tmp_path / "RUNBOOK.md"
+    source.write_text(RUNBOOK())
+    result = run_cli("import", str(source), "-o", str(tmp_path / "opsbook.yaml"), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    spec = load_spec(tmp_path / "opsbook.yaml").spec
+    assert spec.alerts["high_error_rate"].when == "error_rate > 5%"
+    assert spec.alerts["slow_responses"].when == "p95_latency_ms > 3000"
+    assert spec.alerts["api_response_times"].when == "p95_ms > 2000"
+    assert spec.alerts["queue_worker"].when == "queue_wait_median_ms > 2000"
+    assert spec.metrics["error_rate"].from_ == "app_logs"
+    assert spec.metrics["p95_latency_ms"].over == 600
+    assert spec.metrics["refund_failures"].command == "exit 1"
+    assert "refund_failures" in summary["placeholders"]
+    console = spec.slos["console-uptime"]
+    assert console.objective == 99.9 and console.calendar == "business-hours"
+    assert spec.slos["error-logs"].window == "1d" and spec.slos["error-logs"].objective == 97
+    assert summary["monitoring"] == {"metrics": 8, "alerts": 5, "slos": 2}
+    assert "x-operations" in (tmp_path / "opsbook.yaml").read_text()  # still kept there too
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the shared seeds are not beside the repo")
+@pytest.mark.parametrize(("seed", "alerts"), [("003", 5), ("004", 2), ("000", 2)])
+def test_seed_alert_lines_become_alerts(tmp_path: Path, seed: str, alerts: int) -> None:
+    path = next(SEEDS.glob(f"{seed}_*"))
+    result = import_file(path)
+    assert not isinstance(result, MonitorImport)
+    assert len(result.loaded.spec.alerts) == alerts
+    assert result.draft.monitoring["alerts"] == alerts
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(PROMETHEUS is None, reason="Debian package prometheus not installed")
+@pytest.mark.timeout(120)  # Prometheus' start-up and first scrape take seconds on a loaded box
+def test_imported_rule_and_sloth_sli_evaluate_against_a_real_prometheus(
+    tmp_path: Path,
+    exporter: int,  # noqa: F811 (the fixture)
+) -> None:
+    assert PROMETHEUS is not None
+    port = free_port()
+    (tmp_path / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s}\n"
+        f"scrape_configs: [{{job_name: app, static_configs: [{{targets: "
+        f"['127.0.0.1:{exporter}']}}]}}]\n"
+    )
+    (tmp_path / "rules.yml").write_text(
+        "groups:\n- name: app\n  rules:\n  - alert: AppErrors\n    expr: app_errors_total > 5\n"
+        "    labels: {severity: critical}\n"
+    )
+    (tmp_path / "sloth.yaml").write_text(
+        'version: "prometheus/v1"\nservice: app\nslos:\n  - name: errors\n    objective: 99\n'
+        "    sli:\n      events:\n        error_query: sum(app_errors_total)\n"
+        "        total_query: sum(app_errors_total) * 10\n"
+    )
+    prometheus = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for name in ("rules", "sloth"):
+            project = tmp_path / name
+            project.mkdir()
+            source = tmp_path / ("rules.yml" if name == "rules" else "sloth.yaml")
+            assert run_cli("import", str(source), cwd=project).returncode == 0
+            spec = project / "opsbook.yaml"
+            spec.write_text(spec.read_text().replace("127.0.0.1:9090", f"127.0.0.1:{port}"))
+
+        def evaluated(name: str) -> dict[str, object] | None:
+            shown = run_cli("monitor", "eval", "--json", cwd=tmp_path / name)
+            data = json.loads(shown.stdout)
+            return data if all(m["samples"] for m in data["metrics"].values()) else None
+
+        rules = wait_until(lambda: evaluated("rules"), timeout=60, every=1, what="a scrape")
+        alert = next(a for a in rules["alerts"] if a["alert"] == "AppErrors")  # type: ignore[union-attr,index]
+        assert alert["state"] == "firing" and alert["value"] == 12.0
+        sloth = evaluated("sloth")
+        assert sloth is not None
+        values = {k: v["samples"][0]["value"] for k, v in sloth["metrics"].items()}  # type: ignore[union-attr]
+        assert values == {"errors_errors": 12.0, "errors_total": 120.0}
+    finally:
+        _stop(prometheus)
+
+
+@pytest.mark.parametrize("name", ["rules", "sloth"])
+def test_docs_examples(tmp_path: Path, name: str) -> None:
+    """docs/import.md's rules and Sloth examples: inputs written, the console session run (real
+    `opsbook` commands), and the files they write equal the ones the page shows."""
+    from test_import_docs import _session, fences
+
+    blocks = [f for f in fences() if f.info.get("scene") == name]
+    inputs = [f for f in blocks if f.info.get("role") == "input"]
+    outputs = [f for f in blocks if "file" in f.info and f.info.get("role") != "input"]
+    console = next(f for f in blocks if f.kind == "console")
+    assert inputs and outputs
+    for fence in inputs:
+        (tmp_path / fence.info["file"]).write_text(fence.content, encoding="utf-8")
+    _session(console, tmp_path)
+    for fence in outputs:
+        assert (tmp_path / fence.info["file"]).read_text(encoding="utf-8") == fence.content
