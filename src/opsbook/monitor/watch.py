@@ -4,6 +4,10 @@ Each interval runs every tick (see monitor/ticks.py) at the current time. ``--no
 clock: the loop starts at that instant and advances with the real clock, so a drill over
 recorded logs is the same code as production. The loop stops cleanly when ``stop`` is set
 (Ctrl-C, SIGTERM), between ticks, never in the middle of a transaction.
+
+While a watch runs, its metrics are read through one source context kept for the whole loop, so
+``logs`` sources tail their files (each tick reads only the bytes appended since the last; see
+``sources/logtail.py``). ``monitor eval`` and ``replay`` read the full window at their ``--now``.
 """
 
 from __future__ import annotations
@@ -18,10 +22,33 @@ from opsbook.clock import utcnow
 from opsbook.monitor.ticks import TickResult, owner_id, register_tick, run_ticks
 
 if TYPE_CHECKING:
+    from opsbook.monitor.metrics import Reading
+    from opsbook.sources.base import SourceContext
     from opsbook.spec.loader import LoadedSpec
     from opsbook.store import Store
 
 DEFAULT_INTERVAL = 1.0
+
+_tailing: dict[int, SourceContext] = {}
+"""The source context of each running watch, by id of its LoadedSpec."""
+
+
+def tailing_context(loaded: LoadedSpec) -> SourceContext:
+    """A source context whose ``logs`` sources tail their files across calls."""
+    from opsbook.monitor.metrics import source_context
+    from opsbook.sources.logtail import TAILING
+
+    ctx = source_context(loaded)
+    ctx.cache[TAILING] = True
+    return ctx
+
+
+def tailed_readings(ctx: SourceContext, now: datetime) -> dict[str, Reading]:
+    """Every metric at ``now`` read through a tailing context."""
+    from opsbook.monitor.metrics import read_series
+
+    series = read_series(ctx, list(ctx.spec.metrics), [now])
+    return {name: series[name][0] for name in ctx.spec.metrics}
 
 
 def _monitor(store: Store, loaded: LoadedSpec, now: datetime) -> object:
@@ -29,7 +56,9 @@ def _monitor(store: Store, loaded: LoadedSpec, now: datetime) -> object:
     from opsbook.notify.intake import expire_intake
 
     expire_intake(store, loaded, now)
-    return evaluate(store, loaded, now)
+    ctx = _tailing.get(id(loaded))
+    readings = None if ctx is None else tailed_readings(ctx, now)
+    return evaluate(store, loaded, now, readings=readings)
 
 
 def _notify(store: Store, loaded: LoadedSpec, now: datetime) -> object:
@@ -63,14 +92,18 @@ def watch(
     stop = stop or threading.Event()
     offset = (start - utcnow()) if start is not None else timedelta(0)
     count = 0
-    while not stop.is_set():
-        began = time.monotonic()
-        now = utcnow() + offset
-        results = run_ticks(store, loaded, now, owner_id())
-        count += 1
-        if on_tick is not None:
-            on_tick(now, results)
-        if max_ticks is not None and count >= max_ticks:
-            break
-        stop.wait(max(interval - (time.monotonic() - began), 0.0))
+    _tailing[id(loaded)] = tailing_context(loaded)
+    try:
+        while not stop.is_set():
+            began = time.monotonic()
+            now = utcnow() + offset
+            results = run_ticks(store, loaded, now, owner_id())
+            count += 1
+            if on_tick is not None:
+                on_tick(now, results)
+            if max_ticks is not None and count >= max_ticks:
+                break
+            stop.wait(max(interval - (time.monotonic() - began), 0.0))
+    finally:
+        _tailing.pop(id(loaded), None)
     return count

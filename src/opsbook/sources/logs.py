@@ -3,7 +3,9 @@
 Evaluating at ``now`` reads only the window ``[now - over, now)``: files last written before the
 window are skipped, and in a plain file the window's first line is found by binary search on the
 time field (apps write log lines in time order). A replay reads the files once for all its
-instants, with one ``GROUP BY`` per window when the instants tile the time line.
+instants, with one ``GROUP BY`` per window when the instants tile the time line. ``opsbook
+watch`` tails the files instead (see :mod:`opsbook.sources.logtail`): each tick reads only the
+bytes appended since the last.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ class LogsSource(SourceKind):
             columns = _columns(b"".join(_head(f) for f in kept[:3]), config.time)
             table = _reader([str(f) for f in kept], columns)
         else:
-            data = b"".join(_window_bytes(f, config.time, first, last) for f in files)
+            data = _window_data(ctx, config, files, first, last)
             columns = _columns(data, config.time)
             table = _load_window(con, data, columns)
         if table is None:
@@ -129,6 +131,19 @@ class LogsSource(SourceKind):
                 # One metric's bad SQL leaves the others of the source readable.
                 out.update({name: err for name in group})
         return out
+
+
+def _window_data(
+    ctx: SourceContext, config: LogsConfig, files: list[Path], first: datetime, last: datetime
+) -> bytes:
+    """The lines of the window: from the tail ``opsbook watch`` keeps (only new bytes read), or
+    read now from the files."""
+    from opsbook.sources.logtail import tail_of
+
+    tail = tail_of(ctx, tuple(config.path), config.time)
+    if tail is not None:
+        return tail.window(files, first, last)
+    return b"".join(_window_bytes(f, config.time, first, last) for f in files)
 
 
 def _group_series(
@@ -363,8 +378,8 @@ def _window_bytes(path: Path, field: str, start: datetime, end: datetime) -> byt
             with gzip.open(path, "rb") as fh:
                 return _ensure_newline(fh.read())
         with path.open("rb") as fh:
-            begin = _seek_time(fh, field, start.timestamp())
-            stop = _seek_time(fh, field, end.timestamp())
+            begin = seek_time(fh, field, start.timestamp())
+            stop = seek_time(fh, field, end.timestamp())
             fh.seek(begin)
             return _ensure_newline(fh.read(max(stop - begin, 0)))
     except OSError as err:
@@ -375,7 +390,7 @@ def _ensure_newline(data: bytes) -> bytes:
     return data if not data or data.endswith(b"\n") else data + b"\n"
 
 
-def _seek_time(fh: Any, field: str, when: float) -> int:
+def seek_time(fh: Any, field: str, when: float) -> int:
     """Offset of the first line whose time is >= when (lines in time order).
 
     Binary search over byte positions: the first line starting at or after a position has a
