@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from conftest import run_cli
 
 
@@ -82,3 +84,65 @@ def test_a_command_missing_from_the_table_still_runs() -> None:
     from opsbook.cli import command_modules
 
     assert cmds == {f"opsbook.cli.{m}" for m in command_modules()}
+
+
+_BAD_SPEC = (
+    "version: 1\nproject: x\nrunbooks:\n  a:\n    steps:\n"
+    "      - {id: s, run: 'true', bogus: 1}\n      - {id: t, needs: [zz], run: echo}\n"
+)
+
+
+def test_validate_runs_without_typer(tmp_path: Path) -> None:
+    (tmp_path / "opsbook.yaml").write_text(_BAD_SPEC)
+    loaded = _loaded_after("validate", "-f", str(tmp_path / "opsbook.yaml"), "--json")
+    assert "opsbook.spec.loader" in loaded  # it did validate
+    assert not {m for m in loaded if m.startswith(("typer", "click"))}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("validate",),
+        ("validate", "--json"),
+        ("validate", "-f", "opsbook.yaml"),
+        ("validate", "--file=opsbook.yaml", "--json"),
+        ("validate", "-f", "missing.yaml"),
+        ("validate", "-f", "."),
+    ],
+)
+@pytest.mark.parametrize("spec", ["bad", "good"])
+def test_validate_without_typer_reads_as_the_typer_command(
+    tmp_path: Path, args: tuple[str, ...], spec: str
+) -> None:
+    """The console script's fast path (a subprocess here) and the Typer command (in process)
+    print the same and exit the same."""
+    good = (Path(__file__).parent.parent / "examples" / "shop" / "opsbook.yaml").read_text()
+    (tmp_path / "opsbook.yaml").write_text(_BAD_SPEC if spec == "bad" else good)
+    fast = run_cli(*args, cwd=tmp_path, in_process=False)
+    typer_ = run_cli(*args, cwd=tmp_path, in_process=True)
+    assert (fast.returncode, fast.stdout, fast.stderr) == (
+        typer_.returncode,
+        typer_.stdout,
+        typer_.stderr,
+    )
+    assert fast.returncode == (0 if spec == "good" and "missing.yaml" not in args else 2)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", "--help"],
+        ["validate", "-f"],
+        ["validate", "-f", "--json"],
+        ["validate", "-f", "a", "-f", "b"],
+        ["validate", "--json", "--json"],
+        ["validate", "--file="],
+        ["validate", "-fa.yaml"],
+        ["validate", "extra"],
+        ["plan", "-f", "a"],
+    ],
+)
+def test_other_command_lines_go_to_typer(args: list[str]) -> None:
+    from opsbook.cli.fast import validate_args
+
+    assert validate_args(args) is None

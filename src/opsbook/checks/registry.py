@@ -7,9 +7,10 @@ imports the ``sql`` type's driver.
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 
 from opsbook.checks.base import CheckType
+from opsbook.plugins import entry_points
 
 GROUP = "opsbook.checks"
 

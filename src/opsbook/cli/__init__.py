@@ -89,6 +89,11 @@ def main() -> None:
 
         sys.stdout.write(f"opsbook {__version__}\n")
         return
+    from opsbook.cli import fast
+
+    code = fast.run(args)
+    if code is not None:
+        sys.exit(code)
     from opsbook.cli.app import app
 
     load_commands(_command_name(args))

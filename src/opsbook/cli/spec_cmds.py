@@ -9,22 +9,9 @@ from opsbook.cli.options import EnvName, Json, Params, SpecFile
 @app.command()
 def validate(file: SpecFile = None, json: Json = False) -> None:
     """Check opsbook.yaml: exit 0 when valid, 2 with one line per problem otherwise."""
-    from opsbook.console import print_json
-    from opsbook.console.spec import show_valid
-    from opsbook.errors import SpecError
-    from opsbook.spec.loader import load_spec
+    from opsbook.cli.fast import validate as check
 
-    if json:
-        try:
-            loaded = load_spec(file)
-        except SpecError as error:
-            print_json({"valid": False, "problems": [vars(p) for p in error.problems]})
-            raise
-        print_json(
-            {"valid": True, "file": loaded.display, "path": str(loaded.path), "problems": []}
-        )
-        return
-    show_valid(load_spec(file))
+    check(file, json=json)
 
 
 @app.command()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
 
+from opsbook.plugins import entry_points
 from opsbook.sources.base import SourceKind
 
 GROUP = "opsbook.sources"

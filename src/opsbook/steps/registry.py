@@ -7,8 +7,9 @@ never imports the ``migrate`` kind's database driver.
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 
+from opsbook.plugins import entry_points
 from opsbook.steps.base import StepKind
 
 GROUP = "opsbook.steps"
