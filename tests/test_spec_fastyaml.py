@@ -25,6 +25,7 @@ TRICKY = (
     " 2024-01-01 2024-1-1 2001-12-14t21:59:43.10-05:00 1:30 12:30:45 ~ null NULL Null nuLL"
     " true True TRUE tRue .inf -.inf .NaN - -- -1- 1.2.3 1.0.0-rc1 = << + . 0b101 1e 12e3"
     " 0.0 -1.0e-3 1__2 1_ _1 v1 @x `x %x &x *x !x !!str !!int |x >x 'x' \"x\" 'true' '010'"
+    " 1d 30d 7D 10dd 1a 1f 0d 0xd 0bd 0od 1e 1E 2ed 1de 1d2 01d -1d +1d 1_0d 1.5d 1:2d"
 )
 TOKENS = [*TRICKY.split(" "), "a b", "a #b", "x y z", "1 2", "echo hi ! there", "[ ! -f x ]"]
 POSITIONS = (

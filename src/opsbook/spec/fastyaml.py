@@ -40,6 +40,10 @@ _DECIMAL = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)")
 # merge key, the value key) is written with these characters only; any other one (the s of 2s,
 # the / of ./deploy.sh) makes a scalar text without asking ruamel.
 _NOT_TEXT_CHARS = re.compile(r"[0-9a-fA-FxXoObB+\-._:iInNtTzZ<= \t]*")
+# Digits then letters without e/E (a duration: 1d, 30d, 5min): no int (its bases start 0x, 0o,
+# 0b), float (an exponent needs e and digits after it) or timestamp of YAML 1.2 has this form,
+# so it is text without asking ruamel's resolver (importing ruamel costs 20 ms).
+_UNIT = re.compile(r"[1-9][0-9]*[a-df-zA-DF-Z]+")
 
 
 class Unsure(Exception):
@@ -103,7 +107,7 @@ def _plain_scalar(value: str) -> Any:
         return int(value)
     if _DECIMAL.fullmatch(value):
         return float(value)
-    if not _NOT_TEXT_CHARS.fullmatch(value):
+    if not _NOT_TEXT_CHARS.fullmatch(value) or _UNIT.fullmatch(value):
         return value
     if _ruamel_tag(value) == "tag:yaml.org,2002:str":
         return value
