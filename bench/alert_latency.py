@@ -2,7 +2,10 @@
 written to the webhook notification received, for `for: 0m` rules with `group_wait: 0s`.
 
 A receiver on 127.0.0.1 records arrival times; each round appends one error line that makes one
-more alert fire.
+more alert fire. Measuring starts once watch has notified the alert of the line the log starts
+with (its start-up is not alert latency). Between ticks, watch wakes early when a log file
+changed (see opsbook/monitor/watch.py). The same bench run with another checkout's Python
+(`/other/.venv/bin/python bench/alert_latency.py`) measures that checkout side by side.
 
     .venv/bin/python bench/alert_latency.py [--rounds 5]
 """
@@ -41,9 +44,11 @@ class Handler(BaseHTTPRequestHandler):
 def spec(rounds: int, port: int) -> str:
     metrics = "\n".join(
         f'  e{k}: {{from: app, over: 1m, value: "count(*) FILTER (WHERE k = {k})"}}'
-        for k in range(rounds)
+        for k in range(-1, rounds)
     )
+    metrics = metrics.replace("e-1:", "ready:")
     alerts = "\n".join(f"  a{k}: {{when: e{k} > 0, for: 0m}}" for k in range(rounds))
+    alerts += "\n  a-1: {when: ready > 0, for: 0m}"
     return (
         "version: 1\nproject: latency\nsources:\n  app: {logs: app.jsonl}\n"
         f"metrics:\n{metrics}\nalerts:\n{alerts}\n"
@@ -78,7 +83,11 @@ def main() -> None:
             env={**os.environ, "NO_COLOR": "1"},
         )
         try:
-            time.sleep(5)  # start-up and a first evaluation, before anything is measured
+            deadline = time.monotonic() + 120
+            while "a-1" not in received and time.monotonic() < deadline:
+                time.sleep(0.05)  # start-up and a first notification, before measuring
+            if "a-1" not in received:
+                raise SystemExit("watch sent nothing within 120 s of starting")
             latencies = []
             for k in range(args.rounds):
                 written = time.time()

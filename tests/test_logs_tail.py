@@ -165,3 +165,42 @@ def test_a_context_without_tailing_reads_the_window_each_time(tmp_path: Path) ->
     ctx = source_context(loaded)
     read_series(ctx, ["requests"], [T0 + timedelta(minutes=5)])
     assert not [k for k in ctx.cache if isinstance(k, tuple) and k[0] == TAILING]
+
+
+def test_watch_wakes_early_when_a_log_file_changes(tmp_path: Path) -> None:
+    """With an 8 s interval, a line appended after the first tick starts the next tick once
+    half the interval (4 s) has passed, not after the whole interval."""
+    import threading
+
+    from tests.waiting import wait_until
+
+    from opsbook.monitor.watch import watch
+    from opsbook.store import open_store
+
+    (tmp_path / "opsbook.yaml").write_text(
+        SPEC + "alerts:\n  errors: {when: error_rate > 0, for: 0m}\n"
+    )
+    (tmp_path / "logs").mkdir()
+    log = tmp_path / "logs" / "app.jsonl"
+    log.write_bytes(b"")
+    loaded = load_spec(tmp_path / "opsbook.yaml")
+    store = open_store(root=tmp_path)
+    ticks: list[float] = []
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=watch,
+        args=(store, loaded),
+        kwargs={"interval": 8.0, "stop": stop, "on_tick": lambda now, _: ticks.append(now)},
+    )
+    thread.start()
+    try:
+        wait_until(lambda: ticks, what="the first tick")
+        first = ticks[0]
+        line = {"ts": first.isoformat(), "route": "/", "status": 503, "ms": 5}
+        _append(log, json.dumps(line).encode() + b"\n")
+        wait_until(lambda: len(ticks) >= 2, what="a tick woken by the change")
+        assert (ticks[1] - first).total_seconds() < 8.0  # woken early, not at the interval
+    finally:
+        stop.set()
+        thread.join(timeout=20)
+        store.close()

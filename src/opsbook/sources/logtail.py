@@ -133,6 +133,24 @@ class LogTail:
         return out
 
 
+def files_signature(ctx: SourceContext) -> tuple[tuple[str, int, int, int], ...]:
+    """Path, inode, size and modification time of every file of the spec's ``logs`` sources:
+    cheap to take (a glob and a stat per file), it changes when a line is written."""
+    from opsbook.sources.logs import LogsConfig, _files
+
+    out = []
+    for source in ctx.spec.sources.values():
+        if source.kind != "logs" or not isinstance(source.config, LogsConfig):
+            continue
+        for path in _files(ctx, source.config):
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            out.append((str(path), info.st_ino, info.st_size, info.st_mtime_ns))
+    return tuple(sorted(out))
+
+
 def tail_of(ctx: SourceContext, paths: tuple[str, ...], time_field: str) -> LogTail | None:
     """The tail kept for a source in this context, or None when the context does not tail."""
     if not ctx.cache.get(TAILING):
