@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from loggen import Incident, Traffic, write
 
@@ -60,3 +61,29 @@ def seed_slos_days() -> Traffic:
             Incident(monday + timedelta(hours=12), 180, agent_errors_per_min=30),
         ],
     )
+
+
+def as_expected(changes: list[Any]) -> list[tuple[str, str, str]]:
+    """Transitions as ("HH:MM", alert, event) rows."""
+    return [
+        (datetime.fromtimestamp(c.at, UTC).strftime("%H:%M"), c.alert, c.event) for c in changes
+    ]
+
+
+def stored_transitions(loaded: Any, url: str, ranges: list[tuple[str, str]]) -> list[Any]:
+    """Evaluate every minute of each ("HH:MM", "HH:MM") range, each on a store opened anew (as
+    a new process would): the transitions of all of them, in order."""
+    from opsbook.monitor.evaluate import evaluate
+    from opsbook.store import open_store
+
+    changes: list[Any] = []
+    for begin, end in ranges:
+        minute = at(begin)
+        while minute <= at(end):
+            store = open_store(url)
+            try:
+                changes += evaluate(store, loaded, minute).transitions
+            finally:
+                store.close()
+            minute += timedelta(minutes=1)
+    return changes

@@ -10,17 +10,14 @@ at 09:10).
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
-from monitor_support import at, project_with_logs, seed_rules_day
-from opsbook.monitor.evaluate import evaluate
+from monitor_support import as_expected, at, project_with_logs, seed_rules_day, stored_transitions
 from opsbook.monitor.replay import replay
 from opsbook.spec.loader import load_spec
-from opsbook.store import open_store
 
 EXPECTED = [
     ("09:01", "high_error_rate", "alert.pending"),
@@ -45,18 +42,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project_with_logs(tmp_path_factory.mktemp("shop"), "seed_rules.yaml", seed_rules_day())
 
 
-def _as_expected(changes: list[object]) -> list[tuple[str, str, str]]:
-    from datetime import UTC, datetime
-
-    return [
-        (datetime.fromtimestamp(c.at, UTC).strftime("%H:%M"), c.alert, c.event)  # type: ignore[attr-defined]
-        for c in changes
-    ]
-
-
 def test_replay_gives_each_rule_pending_firing_resolved_at_the_right_minute(project: Path) -> None:
     result = replay(load_spec(project / "opsbook.yaml"), at("08:00"), at("13:00"), 60)
-    assert _as_expected(result.transitions) == EXPECTED
+    assert as_expected(result.transitions) == EXPECTED
 
 
 @pytest.mark.timeout(120)  # an evaluation per transition, each on a reopened store: ~30 s, 2 cores
@@ -67,23 +55,10 @@ def test_stored_evaluations_with_a_restart_before_each_give_the_same_transitions
     firing states carry the rules across, so the transitions equal the in-memory replay's."""
     loaded = load_spec(project / "opsbook.yaml")
     url = f"sqlite:///{tmp_path / 'state.db'}"
-    changes = []
     # Every minute around each incident (nothing can change between them, as the replay shows).
-    for begin, end in [
-        ("08:58", "09:17"),
-        ("09:59", "10:32"),
-        ("10:59", "11:18"),
-        ("11:59", "12:53"),
-    ]:
-        minute = at(begin)
-        while minute <= at(end):
-            store = open_store(url)
-            try:
-                changes += evaluate(store, loaded, minute).transitions
-            finally:
-                store.close()
-            minute += timedelta(minutes=1)
-    assert _as_expected(changes) == EXPECTED
+    ranges = [("08:58", "09:17"), ("09:59", "10:32"), ("10:59", "11:18"), ("11:59", "12:53")]
+    changes = stored_transitions(loaded, url, ranges)
+    assert as_expected(changes) == EXPECTED
 
 
 def test_monitor_eval_commands_continue_each_other_and_exit_1_when_firing(project: Path) -> None:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from opsbook.monitor.anomaly import Baselines, Truth
 from opsbook.monitor.metrics import Reading, read_series, source_context
 from opsbook.monitor.state import AlertState, Instance, Rule, step, transition
 from opsbook.sources.base import Sample
@@ -124,12 +125,13 @@ def step_alerts(
     previous: Mapping[tuple[str, str], AlertStatus],
     now: datetime,
     holds: Mapping[str, tuple[bool | None, float | None]] | None = None,
+    bands: Mapping[str, list[Truth]] | None = None,
 ) -> tuple[list[AlertStatus], list[Transition]]:
     """Every rule's instances after an evaluation at ``now`` (pure).
 
     ``previous`` maps (alert, fingerprint) to the stored instance. ``holds`` gives the truth
-    and value of alerts that are not thresholds on a metric (SLO burn-rate alerts, anomaly
-    bands), by alert name.
+    and value of alerts that are not thresholds on a metric (SLO burn-rate alerts), by alert
+    name; ``bands`` the truth per series of anomaly alerts (:mod:`opsbook.monitor.anomaly`).
     """
     from opsbook.monitor.slo import burn_rules
 
@@ -144,16 +146,14 @@ def step_alerts(
         if name in holds:
             reading = Reading(name, [Sample({}, holds[name][1])])
             truths.append((base, holds[name][0], holds[name][1]))
+        elif alert.anomaly is not None:
+            found = (bands or {}).get(name, [])
+            reading = Reading(name, [Sample(labels, value) for labels, _, value in found])
+            truths += [({**base, **labels}, truth, value) for labels, truth, value in found]
+            alert = _anomaly_rule(spec, alert)
         else:
             reading = readings.get(alert.metric) or Reading(alert.metric, [], "not read")
-        condition = alert.condition
-        for sample in reading.samples if name not in holds else []:
-            labels = {**base, **sample.labels}
-            if sample.value is None or condition is None:
-                truth = None
-            else:
-                truth = condition.holds(sample.value)
-            truths.append((labels, truth, sample.value))
+            truths += _threshold_truths(alert, base, reading)
         if not truths and not any(k[0] == name for k in previous):
             truths.append((base, None, None))  # nothing stored, no data: report nodata
         for labels, truth, value in truths:
@@ -170,6 +170,28 @@ def step_alerts(
                 _advance(spec, name, alert, prev.labels, prev, truth, None, at, changes)
             )
     return statuses, changes
+
+
+def _threshold_truths(
+    alert: Alert, base: dict[str, str], reading: Reading
+) -> list[tuple[dict[str, str], bool | None, float | None]]:
+    condition = alert.condition
+    out: list[tuple[dict[str, str], bool | None, float | None]] = []
+    for sample in reading.samples:
+        labels = {**base, **sample.labels}
+        if sample.value is None or condition is None:
+            out.append((labels, None, sample.value))
+        else:
+            out.append((labels, condition.holds(sample.value), sample.value))
+    return out
+
+
+def _anomaly_rule(spec: Spec, alert: Alert) -> Alert:
+    """An anomaly alert without its own ``for`` waits for the anomaly's ``for``."""
+    anomaly = spec.metrics[alert.metric].anomaly
+    if alert.for_ or anomaly is None or not anomaly.for_:
+        return alert
+    return alert.model_copy(update={"for_": anomaly.for_})
 
 
 def _advance(
@@ -242,7 +264,11 @@ def evaluate(
     project = loaded.spec.project
     previous = load_statuses(store, project)
     holds = slos.slo_holds(store, loaded, readings, now, environment)
-    statuses, changes = step_alerts(loaded.spec, readings, previous, now, holds)
+    bands = {}
+    if any(m.anomaly is not None for m in loaded.spec.metrics.values()):
+        ctx = source_context(loaded, environment)
+        bands = Baselines(ctx, loaded.spec, [now]).truths(readings, now)
+    statuses, changes = step_alerts(loaded.spec, readings, previous, now, holds, bands)
     save_statuses(store, project, statuses, changes)
     run_hooks(store, loaded, changes)
     return Evaluation(now, dict(readings), statuses, changes)

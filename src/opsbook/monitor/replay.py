@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from opsbook.errors import UsageError
+from opsbook.monitor.anomaly import Baselines
 from opsbook.monitor.evaluate import AlertStatus, Transition, step_alerts
 from opsbook.monitor.metrics import Reading, read_series, source_context
 from opsbook.monitor.slo import earliest_needed, status_from_steps
@@ -90,6 +91,7 @@ def replay(
         name: slo_steps(ctx, name, slo, times[-1], earliest_needed(slo, times[0]), None, "")
         for name, slo in spec.slos.items()
     }
+    baselines = Baselines(ctx, spec, times)  # each anomaly metric's history, read once
     previous: dict[tuple[str, str], AlertStatus] = {}
     statuses: list[AlertStatus] = []
     for index, now in enumerate(times):
@@ -99,7 +101,8 @@ def replay(
             status = status_from_steps(name, slo, steps[name], now)
             for kind in ("page", "ticket"):
                 holds[f"{name}:{kind}"] = (status.holds(kind), status.top_rate(kind))
-        statuses, changes = step_alerts(spec, readings, previous, now, holds)
+        bands = baselines.truths(readings, now)
+        statuses, changes = step_alerts(spec, readings, previous, now, holds, bands)
         previous = {(s.alert, s.fingerprint): s for s in statuses}
         result.transitions.extend(changes)
         if record_states:

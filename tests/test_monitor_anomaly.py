@@ -1,0 +1,144 @@
+"""Anomaly bands over recorded JSON logs (written by tests/loggen.py), at exact evaluation times.
+
+- ``error_spike`` (EWMA of the 5-minute error rate, 4 deviations, ``for: 2m``): the incident
+  of 09:00 puts one minute of 30% errors into the window at 09:01, far outside a band learnt
+  from 1% (pending), fires at 09:03, and at 09:06 the baseline has learnt the step ending
+  09:05 (all incident), which widens the band around the new level (resolved): an EWMA flags
+  changes, not levels.
+- ``slower_than_last_week`` (10-minute mean latency against the same instant 7 days earlier,
+  band ×/÷ 2, the anomaly's ``for: 10m``): requests take 4 s from 10:00 to 10:30; pending at
+  10:01, firing at 10:11, resolved at 10:40 when the window holds no slow request.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from loggen import Incident, Traffic, write
+from monitor_support import FIXTURES, START, as_expected, at, stored_transitions
+from opsbook.monitor.anomaly import Band, ewma
+from opsbook.monitor.config import Anomaly
+from opsbook.monitor.replay import replay
+from opsbook.spec.loader import load_spec
+
+EXPECTED = [
+    ("09:01", "error_spike", "alert.pending"),
+    ("09:03", "error_spike", "alert.firing"),
+    ("09:06", "error_spike", "alert.resolved"),
+    ("10:01", "slower_than_last_week", "alert.pending"),
+    ("10:11", "slower_than_last_week", "alert.firing"),
+    ("10:40", "slower_than_last_week", "alert.resolved"),
+]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Five hours of today's traffic (an error spike at 09:00, slow requests at 10:00) and the
+    same five hours a week earlier, as two log files of one source."""
+    root = tmp_path_factory.mktemp("shop")
+    (root / "opsbook.yaml").write_text((FIXTURES / "anomaly.yaml").read_text())
+    write(root / "logs" / "last-week.jsonl", Traffic(START - timedelta(days=7), 300, seed=5))
+    today = Traffic(
+        START,
+        300,
+        incidents=[
+            Incident(START + timedelta(hours=1), 10, error_rate=0.3),
+            Incident(START + timedelta(hours=2), 30, slow_ms=4000),
+        ],
+    )
+    write(root / "logs" / "app.jsonl", today)
+    return root
+
+
+def test_replay_gives_each_anomaly_pending_firing_resolved_at_the_right_minute(
+    project: Path,
+) -> None:
+    result = replay(load_spec(project / "opsbook.yaml"), at("08:30"), at("13:00"), 60)
+    assert as_expected(result.transitions) == EXPECTED
+
+
+@pytest.mark.timeout(120)  # an evaluation per minute, each on a reopened store
+def test_stored_evaluations_with_a_restart_before_each_give_the_same_transitions(
+    project: Path, tmp_path: Path
+) -> None:
+    """The baseline is recomputed from the logs at each ``now``: evaluations on a store opened
+    anew each minute (as new processes would) give the replay's transitions."""
+    loaded = load_spec(project / "opsbook.yaml")
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    ranges = [("08:58", "09:08"), ("09:59", "10:13"), ("10:38", "10:41")]
+    changes = stored_transitions(loaded, url, ranges)
+    assert as_expected(changes) == EXPECTED
+
+
+def test_monitor_eval_fires_on_an_anomaly_and_replay_prints_it(project: Path) -> None:
+    for minute in ("09:01", "09:02"):
+        run_cli("monitor", "eval", "--now", f"2026-11-30T{minute}:00Z", cwd=project)
+    fired = run_cli("monitor", "eval", "--now", "2026-11-30T09:03:00Z", "--json", cwd=project)
+    assert fired.returncode == 1, fired.stderr
+    states = {a["alert"]: a["state"] for a in json.loads(fired.stdout)["alerts"]}
+    assert states["error_spike"] == "firing"
+    shown = run_cli(
+        "monitor", "replay", "--from", "2026-11-30T08:58:00Z", "--to", "2026-11-30T09:10:00Z",
+        "--every", "1m", "--json", cwd=project,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert "error_spike" in shown.stdout and "alert.firing" in shown.stdout
+
+
+def test_bands_and_their_edges() -> None:
+    mean, deviation = ewma([1.0, 3.0], 0.5)
+    assert (mean, deviation) == (2.0, 1.0)  # West: mean 1 + 0.5·2, variance 0.5·(0 + 2·1)
+    assert Band({}, 5.0, 0.0, 4.0).outside is True
+    assert Band({}, 4.0, 0.0, 4.0).outside is False
+    assert Band({}, None, 0.0, 4.0).outside is None  # no value: no data, not "inside"
+    from opsbook.monitor.anomaly import band
+
+    week = Anomaly(baseline="last-week", sensitivity=2)
+    assert band(week, [0.0], 3.0, {}).outside is None  # a zero baseline has no band
+    assert (band(week, [100.0], 199.0, {}).outside, band(week, [100.0], 49.0, {}).outside) == (
+        False,
+        True,
+    )
+    few = Anomaly(min_samples=5)
+    assert band(few, [1.0, 1.0], 9.0, {}).outside is None  # too little history: no data
+
+
+def test_the_documented_example_runs_as_shown(tmp_path: Path) -> None:
+    """docs/monitoring.md's anomaly example: its opsbook.yaml over two generated hours of logs
+    (30% errors from 09:00 to 09:10), and the replay prints what the page shows."""
+    import re
+    import shlex
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "monitoring.md").read_text()
+    spec = re.search(r"^```yaml file=opsbook.yaml scene=anomaly\n(.*?)^```", text, re.S | re.M)
+    console = re.search(r"^```console scene=anomaly\n(.*?)^```", text, re.S | re.M)
+    assert spec and console
+    (tmp_path / "opsbook.yaml").write_text(spec.group(1))
+    spike = Incident(START + timedelta(hours=1), 10, error_rate=0.3)
+    write(tmp_path / "logs" / "app.jsonl", Traffic(START, 120, incidents=[spike]))
+    command, _, expected = console.group(1).partition("\n")
+    args = shlex.split(command.removeprefix("$ "))
+    done = run_cli(*args[1:], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [x.rstrip() for x in done.stdout.splitlines()] == expected.rstrip("\n").splitlines()
+
+
+@pytest.mark.timeout(90)  # three watch processes, each a CLI start-up and an evaluation
+def test_watch_fires_on_an_anomaly(project: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "shop"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".opsbook", "*.db"))
+    for instant in ("09:01:00", "09:02:00", "09:03:30"):
+        done = run_cli("watch", "--once", "--now", f"2026-11-30T{instant}Z", cwd=copy)
+        assert done.returncode == 0, done.stderr
+    shown = json.loads(run_cli("alerts", "--json", cwd=copy).stdout)
+    spike = next(a for a in shown if a["alert"] == "error_spike")
+    # watch's clock starts at --now and runs on: its tick is a few microseconds after it.
+    assert spike["state"] == "firing"
+    assert spike["firing_since"] == pytest.approx(at("09:03").timestamp() + 30, abs=1)
