@@ -142,3 +142,23 @@ def test_watch_fires_on_an_anomaly(project: Path, tmp_path: Path) -> None:
     # watch's clock starts at --now and runs on: its tick is a few microseconds after it.
     assert spike["state"] == "firing"
     assert spike["firing_since"] == pytest.approx(at("09:03").timestamp() + 30, abs=1)
+
+
+def test_each_label_set_has_its_own_band() -> None:
+    """With ``by:``, a route's history makes that route's band: /cart at 0.5 is normal for
+    /cart and an anomaly for /, whose history is 0.01."""
+    from opsbook.monitor.anomaly import bands_from
+    from opsbook.monitor.config import Metric
+    from opsbook.monitor.metrics import Reading
+    from opsbook.sources.base import Sample
+
+    metric = Metric.model_validate(
+        {"from": "logs", "by": ["route"], "anomaly": {"min_samples": 3, "sensitivity": 3}}
+    )
+    history = [
+        Reading("m", [Sample({"route": "/"}, 0.01 + i / 1000), Sample({"route": "/cart"}, 0.5)])
+        for i in range(5)
+    ]
+    now = Reading("m", [Sample({"route": "/"}, 0.5), Sample({"route": "/cart"}, 0.5)])
+    outside = {b.labels["route"]: b.outside for b in bands_from(metric, history, now)}
+    assert outside == {"/": True, "/cart": False}
