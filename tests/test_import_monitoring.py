@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import REPO, run_cli
 from opsbook.errors import SpecError
@@ -285,3 +287,93 @@ def test_docs_examples(tmp_path: Path, name: str) -> None:
     _session(console, tmp_path)
     for fence in outputs:
         assert (tmp_path / fence.info["file"]).read_text(encoding="utf-8") == fence.content
+
+
+SCALAR = st.one_of(
+    st.sampled_from(
+        ["up == 0", "sum(rate(x[{{.window}}]))", "5m", "1w", "28d", "1M", "99.5", "0.995",
+         "Prometheus", "Datadog", "openslo/v1", "SLO", "SLI", "true", "a b", "x:y", "", "{{"]
+    ),
+    st.text(max_size=6), st.integers(-5, 200), st.floats(allow_nan=True), st.booleans(), st.none(),
+)  # fmt: skip
+KEYS = st.sampled_from(
+    ["name", "objective", "sli", "events", "error_query", "total_query", "raw",
+     "error_ratio_query", "alerting", "page_alert", "ticket_alert", "disable", "labels",
+     "severity", "rules", "alert", "record", "expr", "for", "keep_firing_for", "annotations",
+     "summary", "metadata", "spec", "kind", "indicator", "indicatorRef", "ratioMetric", "good",
+     "bad", "total", "metricSource", "type", "query", "objectives", "target", "targetPercent",
+     "timeWindow", "duration", "isRolling", "counter", "connectionDetails", "url", "service"]
+)  # fmt: skip
+TREE = st.recursive(
+    SCALAR,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=4)),
+    max_leaves=12,
+)
+TOPS = [
+    {"version": "prometheus/v1", "service": "svc"},
+    {"apiVersion": "openslo/v1", "kind": "SLO"},
+    {"groups": None},
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(top=st.sampled_from(TOPS), key=KEYS, body=TREE, extra=st.dictionaries(KEYS, TREE))
+def test_any_shaped_file_imports_or_fails_cleanly(
+    top: dict[str, object], key: str, body: object, extra: dict[str, object]
+) -> None:
+    """Whatever the file holds under a recognised top level: a validated opsbook.yaml, or a
+    SpecError naming the file and a line; never another exception."""
+    import yaml
+
+    doc = {**top, **extra}
+    doc["slos" if "service" in top else "spec" if "kind" in top else "groups"] = (
+        [body] if "groups" in top or "service" in top else {key: body}
+    )
+    text = yaml.safe_dump(doc, allow_unicode=True)
+    try:
+        result = import_monitoring(text, "fuzz.yaml")
+    except SpecError as err:
+        assert all(p.file == "fuzz.yaml" and p.line >= 1 for p in err.problems), err
+        return
+    validate_text(result.text, "opsbook.yaml")
+
+
+def _paths(node: object, here: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    found = [here]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*here, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*here, index))
+    return found
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.sampled_from(["sloth.yaml", "openslo.yaml", "rules.yml"]),
+    pick=st.integers(0, 10_000),
+    value=TREE,
+)
+def test_a_fixture_with_any_one_value_replaced_imports_or_fails_cleanly(
+    name: str, pick: int, value: object
+) -> None:
+    """Each fixture with one value (anywhere) swapped for another: deep paths of every format
+    meet wrong types, missing parts and odd strings."""
+    import yaml
+
+    docs = list(yaml.safe_load_all((FIXTURES / name).read_text()))
+    index = pick % len(docs)
+    paths = _paths(docs[index])[1:]
+    path = paths[pick % len(paths)]
+    node: object = docs[index]
+    for part in path[:-1]:
+        node = node[part]  # type: ignore[index]
+    node[path[-1]] = value  # type: ignore[index]
+    text = yaml.safe_dump_all(docs, allow_unicode=True)
+    try:
+        result = import_monitoring(text, "fuzz.yaml")
+    except SpecError as err:
+        assert all(p.file == "fuzz.yaml" and p.line >= 1 for p in err.problems), err
+        return
+    validate_text(result.text, "opsbook.yaml")
