@@ -289,6 +289,15 @@ def test_docs_examples(tmp_path: Path, name: str) -> None:
         assert (tmp_path / fence.info["file"]).read_text(encoding="utf-8") == fence.content
 
 
+def _imports_or_fails_cleanly(text: str) -> None:
+    try:
+        result = import_monitoring(text, "fuzz.yaml")
+    except SpecError as err:
+        assert all(p.file == "fuzz.yaml" and p.line >= 1 for p in err.problems), err
+        return
+    validate_text(result.text, "opsbook.yaml")
+
+
 SCALAR = st.one_of(
     st.sampled_from(
         ["up == 0", "sum(rate(x[{{.window}}]))", "5m", "1w", "28d", "1M", "99.5", "0.995",
@@ -330,12 +339,7 @@ def test_any_shaped_file_imports_or_fails_cleanly(
         [body] if "groups" in top or "service" in top else {key: body}
     )
     text = yaml.safe_dump(doc, allow_unicode=True)
-    try:
-        result = import_monitoring(text, "fuzz.yaml")
-    except SpecError as err:
-        assert all(p.file == "fuzz.yaml" and p.line >= 1 for p in err.problems), err
-        return
-    validate_text(result.text, "opsbook.yaml")
+    _imports_or_fails_cleanly(text)
 
 
 def _paths(node: object, here: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -371,9 +375,4 @@ def test_a_fixture_with_any_one_value_replaced_imports_or_fails_cleanly(
         node = node[part]  # type: ignore[index]
     node[path[-1]] = value  # type: ignore[index]
     text = yaml.safe_dump_all(docs, allow_unicode=True)
-    try:
-        result = import_monitoring(text, "fuzz.yaml")
-    except SpecError as err:
-        assert all(p.file == "fuzz.yaml" and p.line >= 1 for p in err.problems), err
-        return
-    validate_text(result.text, "opsbook.yaml")
+    _imports_or_fails_cleanly(text)
