@@ -20,8 +20,20 @@ MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s
 
 
 class PagerDuty(Model):
-    routing_key: str
+    """PagerDuty's Events API v2: the integration's routing key, and the events URL (another one
+    for a proxy, an EU account's endpoint or a test)."""
+
+    routing_key: str = Field(min_length=1)
     url: str = "https://events.pagerduty.com/v2/enqueue"
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://", "${{")):
+            raise ValueError(
+                "the events URL must start with https:// (or http:// for a local test server)"
+            )
+        return value
 
 
 class Webhook(Model):
