@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from timing import timed
+from timing import byte_compiled, timed
 
 
 def main() -> None:
@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--store", default=None, help="store URL (default: SQLite in a temp dir)")
     args = parser.parse_args()
+    byte_compiled()
     n = args.steps
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
