@@ -1,6 +1,6 @@
 """Commands run without Typer when their command line is one of a few plain shapes.
 
-Importing Typer (and click under it) costs about 40 ms, a third of what ``opsbook validate``
+Importing Typer (and click under it) costs about 40 ms, a tenth of what ``opsbook validate``
 needs (see docs/performance.md). ``opsbook validate`` with nothing but ``-f/--file FILE`` and
 ``--json`` runs here, with the same messages and exit codes as the Typer command, which calls
 the same :func:`validate`. Anything else (``--help``, an unknown option, an option twice) goes
