@@ -68,8 +68,11 @@ def processes(*commands: tuple[list[str], dict[str, str]]) -> Iterator[None]:
 
 
 @contextmanager
-def shop_behind_proxy(tmp: Path, *, canary_fails: bool) -> Iterator[dict[str, str]]:
-    """Shop version 1 (stable) and 2 (canary) and the proxy in front of them."""
+def shop_behind_proxy(
+    tmp: Path, *, canary_fails: bool, log: Path | None = None
+) -> Iterator[dict[str, str]]:
+    """Shop version 1 (stable) and 2 (canary) and the proxy in front of them; with ``log``
+    both versions write their JSON request lines there (each line names its version)."""
     stable, canary, proxy = free_port(), free_port(), free_port()
     weights = tmp / "weight"
     subprocess.run(
@@ -85,6 +88,8 @@ def shop_behind_proxy(tmp: Path, *, canary_fails: bool) -> Iterator[dict[str, st
         timeout=60,
     )
     base = {"DATABASE_PATH": str(tmp / "shop.db"), "SHOP_QUIET": "1"}
+    if log is not None:
+        base = {"DATABASE_PATH": str(tmp / "shop.db"), "SHOP_LOG": str(log)}
     server = [sys.executable, str(SHOP / "app" / "server.py")]
     canary_env = {**base, "SHOP_PORT": str(canary), "SHOP_VERSION": "2"}
     if canary_fails:

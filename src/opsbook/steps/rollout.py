@@ -208,6 +208,8 @@ class Rollout:
         if not decision.approved:
             return self._abort(percent, f"{decision.operator} rejected going on at {percent}%")
         record(self.ctx, {"phase": "decision", "percent": percent, "by": decision.operator})
+        note = f" ({decision.note})" if decision.note else ""
+        self.ctx.log(f"rollout: going on from {percent}%: approved by {decision.operator}{note}")
         return None
 
     def _pause(self, percent: int) -> bool:
