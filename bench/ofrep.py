@@ -4,7 +4,8 @@ against the same evaluations done in-process (what an app embedding the evaluato
 A temporary project with a 10% rollout flag, an API token, and `opsbook flags serve` (uvicorn,
 one process) on 127.0.0.1. The client is one process: asyncio with keep-alive connections, each
 sending `POST /ofrep/v1/evaluate/flags/new-checkout` with a different targetingKey and reading
-the answer before the next. Stops by itself after --seconds. When `wrk` is installed (Debian
+the answer before the next; then the same with `--workers 2`. Stops by itself after --seconds.
+When `wrk` is installed (Debian
 package `wrk`), the same load is measured a second time with it (a C client, so the figure is the
 server's alone, not the Python client's).
 
@@ -217,6 +218,9 @@ def main() -> None:
         port = free_port()
         opsbook = [sys.executable, "-m", "opsbook", "flags", "serve", "--port", str(port)]
         http_rate, http_wrk = served(opsbook, root, port, token, args)
+        two_port = free_port()
+        two = [*opsbook[:-1], str(two_port), "--workers", "2"]
+        two_rate, two_wrk = served(two, root, two_port, token, args)
         bare_port = free_port()
         bare_rate, bare_wrk = served(
             [sys.executable, "-c", BARE % bare_port], root, bare_port, token, args
@@ -224,6 +228,10 @@ def main() -> None:
         handler_rate, evaluator_rate = in_process(root, args.seconds)
     print(f"OFREP over loopback, {args.connections} connections, one client process:")
     print(f"  opsbook flags serve: {http_rate:,.0f} evaluations/s")
+    print(
+        f"  opsbook flags serve --workers 2: {two_rate:,.0f} evaluations/s "
+        f"({two_rate / http_rate:.2f}x one worker)"
+    )
     print(
         f"  the same server stack answering a constant (its ceiling): {bare_rate:,.0f} requests/s"
     )
@@ -233,7 +241,9 @@ def main() -> None:
             f"    {bare_wrk:,.0f} requests/s (constant); Python client / wrk for opsbook: "
             f"{http_rate / http_wrk:.2f}"
         )
-    else:
+    if two_wrk is not None and http_wrk is not None:
+        print(f"  --workers 2 with wrk: {two_wrk:,.0f} evaluations/s ({two_wrk / http_wrk:.2f}x)")
+    if http_wrk is None:
         print("  (install wrk to measure the server with a C client too)")
     print(f"in-process, OFREP handler with store read: {handler_rate:,.0f} evaluations/s")
     print(f"in-process, evaluator alone: {evaluator_rate:,.0f} evaluations/s")

@@ -44,10 +44,12 @@ def port_open(port: int) -> bool | None:
 
 
 @contextmanager
-def flags_server(root: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+def flags_server(
+    root: Path, port: int, env: dict[str, str] | None = None, *args: str
+) -> Iterator[str]:
     """`opsbook flags serve` for the project in root; yields its base URL; stopped after."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "opsbook", "flags", "serve", "--port", str(port)],
+        [sys.executable, "-m", "opsbook", "flags", "serve", "--port", str(port), *args],
         cwd=root,
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,

@@ -35,17 +35,22 @@ flags:
 """
 
 
+def _project_with_token(root: Path) -> str:
+    """The three-flag project in root, and a viewer token for it."""
+    (root / "opsbook.yaml").write_text(SPEC)
+    store = open_store(root=root)
+    try:
+        return create_token(store, name="web-shop", role="viewer", created_by="test").token
+    finally:
+        store.close()
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Path]]:
     """A project with three flags, a viewer token, and `opsbook flags serve` running for it
     (one server for the module: starting one costs seconds on a busy machine)."""
     tmp_path = tmp_path_factory.mktemp("ofrep")
-    (tmp_path / "opsbook.yaml").write_text(SPEC)
-    store = open_store(root=tmp_path)
-    try:
-        token = create_token(store, name="web-shop", role="viewer", created_by="test").token
-    finally:
-        store.close()
+    token = _project_with_token(tmp_path)
     with flags_server(tmp_path, free_port()) as url:
         yield url, token, tmp_path
 
@@ -162,3 +167,28 @@ def test_other_methods_and_paths_are_refused_plainly(served: tuple[str, str, Pat
     assert got.status_code == 405 and got.headers["allow"] == "POST"
     elsewhere = httpx.post(f"{url}/ofrep/v1/evaluate/flagsX", headers=auth, timeout=10)
     assert elsewhere.status_code == 404 and elsewhere.json()["errorCode"] == "GENERAL"
+
+
+def test_several_workers_answer_and_a_kill_reaches_each_of_them(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`--workers 2`: two processes share the port, each reading the store on every
+    evaluation, so after `opsbook flag kill` no connection (whichever worker it lands on)
+    still serves the flag on."""
+    root = tmp_path_factory.mktemp("workers")
+    token = _project_with_token(root)
+    path = "/ofrep/v1/evaluate/flags/new-checkout"
+    body = b'{"context": {"targetingKey": "u1"}}'
+    with flags_server(root, free_port(), None, "--workers", "2") as url:
+        before = {_post(url, path, token, body).json()["value"] for _ in range(20)}
+        assert before == {True}
+        killed = run_cli("flag", "kill", "new-checkout", "-m", "INC-2", cwd=root)
+        assert killed.returncode == 0, killed.stderr
+        after = {_post(url, path, token, body).json()["value"] for _ in range(20)}
+        assert after == {False}
+
+
+def test_workers_out_of_range_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "opsbook.yaml").write_text(SPEC)
+    done = run_cli("flags", "serve", "--workers", "0", cwd=tmp_path)
+    assert done.returncode == 2 and "--workers 0 is out of range" in done.stderr

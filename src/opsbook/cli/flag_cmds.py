@@ -140,6 +140,9 @@ def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (keep 127.0.0.1 behind a proxy).")
     ] = "127.0.0.1",
+    workers: Annotated[
+        int, typer.Option("--workers", help="Server processes sharing the port (1 to 32).")
+    ] = 1,
     file: SpecFile = None,
     store: StoreUrl = None,
 ) -> None:
@@ -150,5 +153,7 @@ def serve(
 
     if not 0 < port < 65536:
         raise UsageError(f"--port {port} is not a TCP port", hint="give 1 to 65535")
+    if not 1 <= workers <= 32:
+        raise UsageError(f"--workers {workers} is out of range", hint="give 1 to 32")
     loaded, st = _open(file, store)
-    run(st, loaded, host, port)
+    run(st, loaded, host, port, workers=workers, store_url=store)

@@ -151,16 +151,54 @@ def app(store: Store, loaded: LoadedSpec) -> OfrepApp:
     return OfrepApp(store=store, loaded=loaded)
 
 
-def serve(store: Store, loaded: LoadedSpec, host: str, port: int) -> None:
-    """Serve the OFREP routes with uvicorn (httptools and uvloop) until interrupted."""
+SPEC_ENV = "OPSBOOK_OFREP_SPEC"
+STORE_ENV = "OPSBOOK_OFREP_STORE"
+"""How ``serve`` tells its worker processes which opsbook.yaml and store to open."""
+
+
+def worker_app() -> OfrepApp:
+    """The app of one worker process of ``opsbook flags serve --workers N`` (each opens the spec
+    and the store itself; flag states are read from the store on every evaluation, so a change
+    reaches every worker at its next evaluation)."""
+    import os
+    from pathlib import Path
+
+    from opsbook.cli.common import project_store
+    from opsbook.spec.loader import load_spec
+
+    loaded = load_spec(Path(os.environ[SPEC_ENV]))
+    store = project_store(os.environ.get(STORE_ENV) or None, root=loaded.root)
+    return app(store, loaded)
+
+
+def serve(
+    store: Store,
+    loaded: LoadedSpec,
+    host: str,
+    port: int,
+    *,
+    workers: int = 1,
+    store_url: str | None = None,
+) -> None:
+    """Serve the OFREP routes with uvicorn (httptools and uvloop) until interrupted; with
+    ``workers`` > 1, in that many processes sharing the port."""
+    import os
+
     import uvicorn
 
-    uvicorn.run(
-        app(store, loaded),
-        host=host,
-        port=port,
-        http="httptools",
-        loop="uvloop",
-        log_level="warning",
-        access_log=False,
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "http": "httptools",
+        "loop": "uvloop",
+        "log_level": "warning",
+        "access_log": False,
+    }
+    if workers == 1:
+        uvicorn.run(app(store, loaded), **options)
+        return
+    store.close()
+    os.environ[SPEC_ENV] = str(loaded.path)
+    if store_url:
+        os.environ[STORE_ENV] = store_url
+    uvicorn.run("opsbook.web.ofrep:worker_app", factory=True, workers=workers, **options)
