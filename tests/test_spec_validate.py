@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -231,3 +234,66 @@ def test_every_stderr_line_starts_with_the_file_name_from_any_directory(tmp_path
         lines = result.stderr.splitlines()
         assert len(lines) == 4
         assert all(re.match(r"^opsbook\.yaml:\d+: ", line) for line in lines), lines
+
+
+def _doc_specs() -> list[tuple[str, dict[str, Any]]]:
+    """Every YAML block of docs/ that is a whole opsbook.yaml (it has ``version``), plus the
+    examples: between them they use every section."""
+    import re
+
+    from opsbook.spec import fastyaml
+
+    root = Path(__file__).resolve().parent.parent
+    texts = [(p.name, p.read_text()) for p in (root / "examples").rglob("opsbook.yaml")]
+    for md in sorted((root / "docs").glob("*.md")):
+        blocks = re.findall(r"```ya?ml\n(.*?)```", md.read_text(encoding="utf-8"), re.S)
+        texts += [(f"{md.name}#{i}", block) for i, block in enumerate(blocks)]
+    found = []
+    for name, text in texts:
+        try:
+            data = fastyaml.load(text)
+        except fastyaml.Unsure:
+            continue
+        if isinstance(data, dict) and "version" in data:
+            found.append((name, data))
+    return found
+
+
+def test_sections_validate_alone_as_the_whole_spec_validates() -> None:
+    """A file is checked against the core and its own sections only; the result (or every
+    error) is what the whole Spec model gives, and together the files cover every section."""
+    from pydantic import ValidationError
+
+    from opsbook.spec.models import SECTIONS, full_spec_model, validate_spec
+
+    specs = _doc_specs()
+    seen = {key for _, data in specs for key in data}
+    assert set(SECTIONS) <= seen, f"no documented file has {set(SECTIONS) - seen}"
+    whole = full_spec_model()
+    for name, data in specs:
+        broken = {**data, **{s: {"x": {"no_such_key": 1}} for s in SECTIONS if s in data}}
+        for case in (data, broken):
+            try:
+                expected: Any = whole.model_validate(case).model_dump()
+            except ValidationError as err:
+                expected = [(e["loc"], e["type"], e["msg"]) for e in err.errors()]
+            try:
+                got: Any = validate_spec(case).model_dump()
+            except ValidationError as err:
+                got = [(e["loc"], e["type"], e["msg"]) for e in err.errors()]
+            assert got == expected, name
+
+
+def test_a_file_without_a_section_never_loads_its_models(tmp_path: Path) -> None:
+    (tmp_path / "opsbook.yaml").write_text(
+        "version: 1\nproject: p\nrunbooks:\n  r:\n    steps:\n      - {id: a, run: 'true'}\n"
+    )
+    code = (
+        "import sys\nfrom opsbook.spec.loader import load_spec\n"
+        f"load_spec({str(tmp_path / 'opsbook.yaml')!r})\nprint('\\n'.join(sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    loaded = set(done.stdout.split("\n"))
+    assert "opsbook.spec.loader" in loaded
+    sections = {"opsbook.calendars", "opsbook.flags.models", "opsbook.incidents.models"}
+    assert not (sections | {"opsbook.notify.config", "opsbook.monitor.config"}) & loaded

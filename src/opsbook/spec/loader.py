@@ -18,7 +18,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from opsbook.errors import Problem, SpecError, SpecNotFound
 from opsbook.spec import fastyaml, limits
-from opsbook.spec.models import COMMON_STEP_FIELDS, Spec, Step
+from opsbook.spec.models import COMMON_STEP_FIELDS, Spec, Step, full_spec_model, validate_spec
 
 FILENAME = "opsbook.yaml"
 PARTIAL_SECTIONS = ["sources", "metrics", "alerts", "slos"]
@@ -180,7 +180,7 @@ def validate_text(text: str, file: str, path: Path | None = None) -> LoadedSpec:
     plain = _plain(doc.data)
     resolved = (path or Path(file)).resolve()
     try:
-        spec = Spec.model_validate(plain)
+        spec = validate_spec(plain)
     except ValidationError as err:
         problems = list(_pydantic_problems(err, doc))
         # Report the semantic problems of the parts that did validate too, so one run of
@@ -210,13 +210,13 @@ def _partial_spec(plain: Any) -> Spec | None:
             if section == "runbooks":
                 item = _salvage_runbook(item)
             try:
-                Spec.model_validate({"version": 1, "project": "?", section: {name: item}})
+                validate_spec({"version": 1, "project": "?", section: {name: item}})
             except ValidationError:
                 continue
             good[name] = item
         kept[section] = good
     try:
-        return Spec.model_validate(kept)
+        return validate_spec(kept)
     except ValidationError:
         return None
 
@@ -284,7 +284,7 @@ def _pydantic_problems(err: ValidationError, doc: Document) -> Iterator[Problem]
         kind = error["type"]
         if kind == "extra_forbidden":
             key = str(loc[-1])
-            fields = _fields_at(Spec, loc[:-1])
+            fields = _fields_at(full_spec_model(), loc[:-1])
             close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
             fix = f"did you mean '{close[0]}'?" if close else f"allowed keys: {', '.join(fields)}"
             message = f"unknown key '{key}'; {fix}"

@@ -7,17 +7,24 @@ plugin's), and at the top level, where ``x-`` keys hold free-form data (``x-oper
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any, Literal
+import typing
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, create_model, field_validator
 
 from opsbook.approvals.models import Approvers
-from opsbook.calendars import Calendar
-from opsbook.flags.models import Flags
-from opsbook.incidents import models as incidents
 from opsbook.spec.durations import Duration
 from opsbook.spec.limits import id_problem
+
+if TYPE_CHECKING:  # the sections' models load with the first file that has the section
+    from opsbook.calendars import Calendar
+    from opsbook.flags.models import Flags
+    from opsbook.incidents import models as incidents
+    from opsbook.monitor.config import Alert, Metric, Slo
+    from opsbook.notify.config import Notify
+    from opsbook.sources.config import Source
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -248,8 +255,9 @@ class Database(Model):
     lock_timeout: Duration = 60.0
 
 
-class Spec(BaseModel):
-    """The whole opsbook.yaml."""
+class SpecCore(BaseModel):
+    """The parts of opsbook.yaml that every file is checked against (built when this module
+    loads); the other sections are :class:`Spec`'s."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
@@ -260,6 +268,23 @@ class Spec(BaseModel):
     checks: dict[str, Check] = Field(default_factory=dict)
     runbooks: dict[str, Runbook] = Field(default_factory=dict)
     database: Database | None = None
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Free-form ``x-`` keys such as ``x-operations``."""
+        return {k: v for k, v in (self.model_extra or {}).items() if k.startswith("x-")}
+
+
+class Spec(SpecCore):
+    """The whole opsbook.yaml.
+
+    Its validator is never built whole: :func:`validate_spec` checks a file against the core and
+    the sections the file has (a file without ``flags:`` never loads the flag models, about 10 ms
+    each section), then makes the Spec from what passed.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+
     calendars: dict[str, Calendar] = Field(default_factory=dict)
     flags: Flags = Field(default_factory=dict)
     severities: dict[str, incidents.Severity] = Field(default_factory=dict)
@@ -273,15 +298,59 @@ class Spec(BaseModel):
     slos: dict[str, Slo] = Field(default_factory=dict)
     notify: Notify | None = None
 
-    @property
-    def extensions(self) -> dict[str, Any]:
-        """Free-form ``x-`` keys such as ``x-operations``."""
-        return {k: v for k, v in (self.model_extra or {}).items() if k.startswith("x-")}
+
+SECTIONS = tuple(name for name in Spec.model_fields if name not in SpecCore.model_fields)
+"""Top-level keys whose models load only for a file that has them."""
 
 
-# The monitoring sections' models live in their packages; imported last (they build on Model).
-from opsbook.monitor.config import Alert, Metric, Slo  # noqa: E402
-from opsbook.notify.config import Notify  # noqa: E402
-from opsbook.sources.config import Source  # noqa: E402
+_SECTION_NAMES = {
+    # a name in Spec's section annotations -> (module, attribute; None: the module itself)
+    "Calendar": ("opsbook.calendars", "Calendar"),
+    "Flags": ("opsbook.flags.models", "Flags"),
+    "incidents": ("opsbook.incidents.models", None),
+    "Source": ("opsbook.sources.config", "Source"),
+    "Metric": ("opsbook.monitor.config", "Metric"),
+    "Alert": ("opsbook.monitor.config", "Alert"),
+    "Slo": ("opsbook.monitor.config", "Slo"),
+    "Notify": ("opsbook.notify.config", "Notify"),
+}
 
-Spec.model_rebuild()
+
+def _annotation(section: str) -> Any:
+    """The type Spec declares for ``section``, its models imported (and made names here)."""
+    import importlib
+
+    text = Spec.__annotations__[section]  # source text: `from __future__ import annotations`
+    for name in set(re.findall(r"[A-Za-z_]+", text)) & _SECTION_NAMES.keys():
+        module, attribute = _SECTION_NAMES[name]
+        loaded = importlib.import_module(module)
+        globals()[name] = loaded if attribute is None else getattr(loaded, attribute)
+    holder = type(section, (), {"__annotations__": {section: text}, "__module__": __name__})
+    return typing.get_type_hints(holder)[section]
+
+
+@functools.cache
+def model_for(sections: frozenset[str]) -> type[SpecCore]:
+    """A model of the core and ``sections`` (names from :data:`SECTIONS`), field for field as
+    Spec declares them."""
+    if not sections:
+        return SpecCore
+    fields: dict[str, Any] = {
+        name: (_annotation(name), Spec.model_fields[name]) for name in SECTIONS if name in sections
+    }
+    return create_model("Spec", __base__=SpecCore, __module__=__name__, **fields)
+
+
+def validate_spec(data: Any) -> Spec:
+    """``data`` (plain YAML) as a Spec; ValidationError as Spec's own validation would raise."""
+    present = frozenset(k for k in SECTIONS if isinstance(data, dict) and k in data)
+    checked = model_for(present).model_validate(data)
+    return Spec.model_construct(_fields_set=checked.model_fields_set, **dict(checked))
+
+
+def full_spec_model() -> type[Spec]:
+    """Spec with every section's model loaded (for walking its fields and annotations)."""
+    for section in SECTIONS:
+        _annotation(section)
+    Spec.model_rebuild()
+    return Spec

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from opsbook.errors import ExpressionError, Problem
-from opsbook.incidents.validate import problems as incident_problems
 from opsbook.spec import expressions as ex
 from opsbook.spec.limits import id_problem
 from opsbook.spec.models import COMMON_STEP_FIELDS, ENV_NAME, Runbook, Spec
@@ -87,8 +86,16 @@ def semantic_problems(loaded: LoadedSpec) -> list[Problem]:
             Problem(doc.file, doc.line(loc), _path(loc), msg)
             for loc, msg in _runbook_problems(spec, rb_name, runbook)
         )
-    problems.extend(incident_problems(loaded))
+    if any(getattr(spec, section) for section in INCIDENT_SECTIONS):
+        from opsbook.incidents.validate import problems as incident_problems
+
+        problems.extend(incident_problems(loaded))
     return problems
+
+
+INCIDENT_SECTIONS = ("severities", "oncall", "contacts", "escalation", "schedules")
+"""Every rule of :mod:`opsbook.incidents.validate` is about one of these; without any of them
+its models are not loaded."""
 
 
 def _check_problems(loaded: LoadedSpec, name: str) -> Iterator[Problem]:
