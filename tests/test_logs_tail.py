@@ -204,3 +204,24 @@ def test_watch_wakes_early_when_a_log_file_changes(tmp_path: Path) -> None:
         stop.set()
         thread.join(timeout=20)
         store.close()
+
+
+def test_two_sources_on_the_same_files_keep_their_own_windows(tmp_path: Path) -> None:
+    """A second source reading the same files with a shorter window must not drop the lines
+    the first one's longer window still needs."""
+    _project(tmp_path)  # the logs folder
+    text = SPEC.replace(
+        '  app_logs: {logs: "logs/app*"}',
+        '  app_logs: {logs: "logs/app*"}\n  same_logs: {logs: "logs/app*"}',
+    )
+    text += '  recent: {from: same_logs, over: 30s, value: "count(*)"}\n'
+    (tmp_path / "opsbook.yaml").write_text(text)
+    loaded = load_spec(tmp_path / "opsbook.yaml")
+    log = tmp_path / "logs" / "app.jsonl"
+    writer = Writer()
+    log.write_bytes(writer.lines(12))
+    ctx = tailing_context(loaded)
+    for _ in range(3):
+        _append(log, writer.lines(0.5))
+        values = _same(loaded, ctx, writer.t)
+    assert values["recent"] == [((), 15.0)]

@@ -140,7 +140,7 @@ def _window_data(
     read now from the files."""
     from opsbook.sources.logtail import tail_of
 
-    tail = tail_of(ctx, tuple(config.path), config.time)
+    tail = tail_of(ctx, (tuple(config.path), config.time, (last - first).total_seconds()))
     if tail is not None:
         return tail.window(files, first, last)
     return b"".join(_window_bytes(f, config.time, first, last) for f in files)

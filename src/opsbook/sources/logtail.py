@@ -151,14 +151,15 @@ def files_signature(ctx: SourceContext) -> tuple[tuple[str, int, int, int], ...]
     return tuple(sorted(out))
 
 
-def tail_of(ctx: SourceContext, paths: tuple[str, ...], time_field: str) -> LogTail | None:
-    """The tail kept for a source in this context, or None when the context does not tail."""
+def tail_of(ctx: SourceContext, source: tuple[tuple[str, ...], str, float]) -> LogTail | None:
+    """The tail kept for a source (its paths, time field and longest window: two sources on
+    the same files keep their own lines) in this context; None when the context does not tail."""
     if not ctx.cache.get(TAILING):
         return None
-    key = (TAILING, paths, time_field)
+    key = (TAILING, source)
     tail = ctx.cache.get(key)
     if tail is None:
-        tail = ctx.cache[key] = LogTail(time_field=time_field)
+        tail = ctx.cache[key] = LogTail(time_field=source[1])
     assert isinstance(tail, LogTail)
     return tail
 
