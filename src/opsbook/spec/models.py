@@ -280,7 +280,8 @@ class Spec(SpecCore):
 
     Its validator is never built whole: :func:`validate_spec` checks a file against the core and
     the sections the file has (a file without ``flags:`` never loads the flag models, about 10 ms
-    each section), then makes the Spec from what passed.
+    each section), then makes the Spec from what passed. A new section is a field here; the
+    names its annotation uses go in ``_SECTION_NAMES`` (and the TYPE_CHECKING imports).
     """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
