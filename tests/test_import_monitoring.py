@@ -139,6 +139,13 @@ def test_detection_is_by_content_not_extension(tmp_path: Path) -> None:
             "unknown SLI",
         ),
         (
+            "reflist.yaml",
+            "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: s}\nspec:\n"
+            "  indicatorRef: [a, b]\n  objectives: [{target: 0.99}]\n",
+            5,
+            "expected a text value",
+        ),
+        (
             "for.yml",
             "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n    for: soon\n",
             6,

@@ -122,11 +122,7 @@ def to_map(draft: Draft) -> CommentedMap:
         runbooks.yaml_add_eol_comment(_origin(draft, runbook.line), name)
     doc["runbooks"] = runbooks
     doc.update(incident_ops.sections(draft))  # severities, escalation, contacts from x-operations
-    monitoring = monitor_ops.sections(draft, doc.get("calendars"))
-    if "calendars" in monitoring and "calendars" in doc:
-        doc["calendars"].update(monitoring.pop("calendars"))
-    doc.update(monitoring)  # metrics, alerts, slos from x-operations alert rules and SLO tables
-    draft.monitoring = {k: len(v) for k, v in monitoring.items() if k in MONITORING}
+    _monitoring(draft, doc)  # metrics, alerts, slos from x-operations alert rules and SLO tables
     if draft.operations:
         ops = CommentedMap()
         for category, entries in draft.operations.items():
@@ -147,6 +143,14 @@ def to_map(draft: Draft) -> CommentedMap:
             ops[category] = seq
         doc["x-operations"] = ops
     return doc
+
+
+def _monitoring(draft: Draft, doc: CommentedMap) -> None:
+    monitoring = monitor_ops.sections(draft, doc.get("calendars"))
+    if "calendars" in monitoring and "calendars" in doc:
+        doc["calendars"].update(monitoring.pop("calendars"))
+    doc.update(monitoring)
+    draft.monitoring = {k: len(v) for k, v in monitoring.items() if k in MONITORING}
 
 
 def _step(step: StepDraft) -> CommentedMap:

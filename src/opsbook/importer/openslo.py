@@ -151,10 +151,11 @@ def _indicator(node: Node, found: Objects) -> Node | None:
     ref = node.get("indicatorRef")
     if ref is None:
         return None
-    if ref.value not in found.slis:
+    name = node.text("indicatorRef") or ""
+    if name not in found.slis:
         known = ", ".join(found.slis) or "none in this file"
-        ref.fail(f"unknown SLI '{ref.value}' (SLIs here: {known}); add its kind: SLI document")
-    return found.slis[str(ref.value)]
+        ref.fail(f"unknown SLI '{name}' (SLIs here: {known}); add its kind: SLI document")
+    return found.slis[name]
 
 
 def _ratio(indicator: Node, key: str, draft: SpecDraft) -> dict[str, str] | None:
