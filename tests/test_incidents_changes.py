@@ -121,6 +121,11 @@ slos:
 runbooks:
 """,
 ).replace(
+    # every day, not weekdays only: the handoff runs at the real clock and lists schedules due in
+    # the next 24 hours, which a weekdays-only cron is not from Friday 09:00 to Sunday 09:00
+    '"0 9 * * 1-5"',
+    '"0 9 * * *"',
+).replace(
     "  daily:\n",
     """  hotfix:
     steps:
