@@ -108,9 +108,10 @@ def test_a_postmortem_never_overwrites_an_edited_file(
     assert "Root cause: a bad config." in first.path.read_text()
 
 
-HANDOFF = RELEASE.replace(
-    "runbooks:\n",
-    """checks:
+HANDOFF = (
+    RELEASE.replace(
+        "runbooks:\n",
+        """checks:
   health: {http: "http://127.0.0.1:9/health", timeout: 1s}
 metrics:
   up: {check: health}
@@ -120,14 +121,16 @@ slos:
   checkout-up: {sli: up, objective: 99%, window: 1d, step: 5m}
 runbooks:
 """,
-).replace(
-    # every day, not weekdays only: the handoff runs at the real clock and lists schedules due in
-    # the next 24 hours, which a weekdays-only cron is not from Friday 09:00 to Sunday 09:00
-    '"0 9 * * 1-5"',
-    '"0 9 * * *"',
-).replace(
-    "  daily:\n",
-    """  hotfix:
+    )
+    .replace(
+        # every day, not weekdays only: the handoff runs at the real clock and lists schedules
+        # due in the next 24 hours, which a weekdays-only cron is not from Friday 09:00 to Sunday
+        '"0 9 * * 1-5"',
+        '"0 9 * * *"',
+    )
+    .replace(
+        "  daily:\n",
+        """  hotfix:
     steps:
       - {id: deploy, run: echo deploy, rollback: echo undo}
       - {id: verify, run: "false"}
@@ -137,6 +140,7 @@ runbooks:
       - {id: ship, run: echo shipped}
   daily:
 """,
+    )
 )
 
 
