@@ -9,8 +9,9 @@ the business-hours availability SLO neither pages nor spends budget for it.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,3 +110,35 @@ def test_slo_command_shows_budget_and_burn_rates(project: Path) -> None:
     }
     # 1% of logins fail on an ordinary day: a fifth of the 5% budget is spent.
     assert 0.7 < (statuses["login-success"].remaining or 0) < 0.9
+
+
+@pytest.mark.timeout(120)
+def test_a_watch_keeps_completed_steps_and_sees_the_same_transitions(
+    project: Path, tmp_path: Path
+) -> None:
+    """What ``watch`` does: one process evaluates every minute with one steps cache; the
+    transitions are the replay's, and the cache holds only steps that ended a step ago."""
+    from opsbook.monitor.slo import slo_holds
+
+    loaded = load_spec(project / "opsbook.yaml")
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    cache: dict[Any, Any] = {}
+    seen = []
+    try:
+        minute = monday("05:00")
+        while minute <= monday("05:26"):
+            changes = evaluate(store, loaded, minute, steps_cache=cache).transitions
+            seen += [(minute.strftime("%H:%M"), c.alert, c.event) for c in changes]
+            minute += timedelta(minutes=1)
+        now = monday("05:26")
+        assert slo_holds(None, loaded, {}, now, steps_cache=cache) == slo_holds(
+            None, loaded, {}, now
+        )
+    finally:
+        store.close()
+    assert seen == [e for e in EXPECTED if "05:00" <= e[0] <= "05:26"]
+    assert seen  # the login SLO pages and resolves in this half hour
+    steps = {step for _, step, _ in cache}
+    for _, step, end in cache:
+        assert end <= now.timestamp() - step  # the current step is read again at every tick
+    assert len(cache) >= len(steps) * 2

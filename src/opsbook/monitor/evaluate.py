@@ -22,6 +22,7 @@ from opsbook.sources.base import Sample
 
 if TYPE_CHECKING:
     from opsbook.monitor.config import Alert
+    from opsbook.monitor.slo import StepsCache
     from opsbook.spec.loader import LoadedSpec
     from opsbook.spec.models import Spec
     from opsbook.store import Store
@@ -253,17 +254,19 @@ def evaluate(
     *,
     environment: str | None = None,
     readings: Mapping[str, Reading] | None = None,
+    steps_cache: StepsCache | None = None,
 ) -> Evaluation:
     """Evaluate every metric and alert at ``now``, store instances and transition events, and
     run transition hooks. The stored state makes successive calls (in any process) continue one
-    another: a restart between evaluations changes nothing."""
+    another: a restart between evaluations changes nothing. ``steps_cache`` keeps the SLOs'
+    completed steps between the calls of one process (``watch``)."""
     from opsbook.monitor import slo as slos
 
     if readings is None:
         readings = read_readings(loaded, now, environment)
     project = loaded.spec.project
     previous = load_statuses(store, project)
-    holds = slos.slo_holds(store, loaded, readings, now, environment)
+    holds = slos.slo_holds(store, loaded, readings, now, environment, steps_cache)
     bands = {}
     if any(m.anomaly is not None for m in loaded.spec.metrics.values()):
         ctx = source_context(loaded, environment)

@@ -214,10 +214,9 @@ def sli_steps(
     start: datetime,
     store: Store | None,
     project: str,
+    steps_cache: StepsCache | None = None,
 ) -> Steps:
     """Per-step counts of an SLI from ``start`` to ``now``."""
-    from opsbook.monitor.metrics import read_series
-
     spec = ctx.spec
     step = slo.step
     names = sli_metrics(slo)
@@ -247,7 +246,7 @@ def sli_steps(
         )
         original, ctx.spec = ctx.spec, shadow
         try:
-            ctx.cache[key] = (times_all, read_series(ctx, every, times_all))
+            ctx.cache[key] = (times_all, _read_steps(ctx, every, times_all, now, step, steps_cache))
         finally:
             ctx.spec = original
     times, series = ctx.cache[key]
@@ -274,6 +273,50 @@ def sli_steps(
                 continue
             rows.append((at.timestamp(), 1.0, 0.0 if value >= 1 else 1.0))
     return Steps(rows)
+
+
+StepsCache = dict[tuple[tuple[str, ...], float, float], "list[Reading]"]
+"""Readings of SLI metrics over whole past steps, by (metrics, step, step end), kept by a
+``watch`` between its ticks."""
+
+
+def _read_steps(
+    ctx: SourceContext,
+    names: list[str],
+    times: list[datetime],
+    now: datetime,
+    step: float,
+    cache: StepsCache | None,
+) -> dict[str, list[Reading]]:
+    """``read_series`` at every step end, reading only the steps ``cache`` does not hold.
+
+    A step that ended one step or more before ``now`` is complete: its readings go into the
+    cache, so a ``watch`` with a 30-day SLO reads one or two steps per tick instead of every
+    step of the window. Readings with an error are never kept (the next tick asks again)."""
+    from opsbook.monitor.metrics import read_series
+
+    if cache is None:
+        return read_series(ctx, names, times)
+    group = tuple(names)
+    ends = [t.timestamp() for t in times]
+    missing = [t for t, at in zip(times, ends, strict=True) if (group, step, at) not in cache]
+    fresh = read_series(ctx, names, missing) if missing else {n: [] for n in names}
+    complete = now.timestamp() - step
+    for i, t in enumerate(missing):
+        readings = [fresh[n][i] for n in names]
+        if t.timestamp() <= complete and all(r.error is None for r in readings):
+            cache[(group, step, t.timestamp())] = readings
+    oldest = ends[0] if ends else complete
+    for key in [k for k in cache if k[0] == group and k[1] == step and k[2] < oldest]:
+        del cache[key]  # older than the longest window: never asked for again
+    index = {t.timestamp(): i for i, t in enumerate(missing)}
+    out: dict[str, list[Reading]] = {n: [] for n in names}
+    for at in ends:
+        pos = index.get(at)
+        row = [fresh[n][pos] for n in names] if pos is not None else cache[(group, step, at)]
+        for n, reading in zip(names, row, strict=True):
+            out[n].append(reading)
+    return out
 
 
 def sli_metrics(slo: Slo) -> list[str]:
@@ -338,9 +381,11 @@ def slo_status(
     *,
     store: Store | None = None,
     project: str = "",
+    steps_cache: StepsCache | None = None,
 ) -> SloStatus:
     """Budget and burn rates of one SLO at ``now``."""
-    steps = sli_steps(ctx, name, slo, now, earliest_needed(slo, now), store, project)
+    start = earliest_needed(slo, now)
+    steps = sli_steps(ctx, name, slo, now, start, store, project, steps_cache)
     return status_from_steps(name, slo, steps, now)
 
 
@@ -414,8 +459,10 @@ def slo_holds(
     readings: Mapping[str, Reading],
     now: datetime,
     environment: str | None = None,
+    steps_cache: StepsCache | None = None,
 ) -> dict[str, tuple[bool | None, float | None]]:
-    """Truth (and the long-window burn rate) of every SLO burn-rate alert at ``now``."""
+    """Truth (and the long-window burn rate) of every SLO burn-rate alert at ``now``
+    (``steps_cache``: see :func:`_read_steps`)."""
     from opsbook.monitor.metrics import source_context
 
     spec = loaded.spec
@@ -426,7 +473,9 @@ def slo_holds(
     ctx = source_context(loaded, environment)
     out: dict[str, tuple[bool | None, float | None]] = {}
     for name, slo in spec.slos.items():
-        status = slo_status(ctx, name, slo, now, store=store, project=spec.project)
+        status = slo_status(
+            ctx, name, slo, now, store=store, project=spec.project, steps_cache=steps_cache
+        )
         for kind in ("page", "ticket"):
             out[f"{name}:{kind}"] = (status.holds(kind), status.top_rate(kind))
     return out

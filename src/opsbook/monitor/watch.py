@@ -41,6 +41,9 @@ POLL = 0.2
 EARLIEST = 0.5
 """Share of the interval that must pass before a changed log file starts the next tick."""
 
+SLO_STEPS = "slo-steps"
+"""Key, in a watch's source context cache, of its SLOs' completed steps (see monitor.slo)."""
+
 _tailing: dict[int, SourceContext] = {}
 """The source context of each running watch, by id of its LoadedSpec."""
 
@@ -69,8 +72,10 @@ def _monitor(store: Store, loaded: LoadedSpec, now: datetime) -> object:
 
     expire_intake(store, loaded, now)
     ctx = _tailing.get(id(loaded))
-    readings = None if ctx is None else tailed_readings(ctx, now)
-    return evaluate(store, loaded, now, readings=readings)
+    if ctx is None:
+        return evaluate(store, loaded, now)
+    steps = ctx.cache.setdefault(SLO_STEPS, {})
+    return evaluate(store, loaded, now, readings=tailed_readings(ctx, now), steps_cache=steps)
 
 
 def _notify(store: Store, loaded: LoadedSpec, now: datetime) -> object:
