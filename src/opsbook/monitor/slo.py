@@ -225,9 +225,11 @@ def sli_steps(
             return Steps([])
         return _stored_steps(store, project, slo_name, slo, start, now)
     # Every SLO with this step reads its SLI metrics over one step, at every step end, in one
-    # pass per source (one query per log source for all of them).
-    key = ("sli", step, now.timestamp(), start.timestamp())
-    if key not in ctx.cache:
+    # pass per source (one query per log source for all of them), from the earliest step any of
+    # them needs: the SLOs after the first find their steps read.
+    key = ("sli", step, now.timestamp())
+    held = ctx.cache.get(key)
+    if held is None or not held[0] or held[0][0] >= start + timedelta(seconds=step):
         group = [
             s
             for s in spec.slos.values()
