@@ -213,7 +213,9 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-_FIELD = re.compile(rb'"((?:[^"\\]|\\.)+)"\s*:\s*("|-?\d+(\.\d*)?([eE][-+]?\d+)?|t|f|n|\[|\{)')
+_FIELD = re.compile(
+    rb'"([^"\\]+(?:\\.[^"\\]*)*|(?:\\.[^"\\]*)+)"\s*:\s*("|-?\d+(\.\d*)?([eE][-+]?\d+)?|t|f|n|\[|\{)'
+)
 
 
 def _columns(sample: bytes, time_field: str) -> dict[str, str]:
@@ -224,8 +226,10 @@ def _columns(sample: bytes, time_field: str) -> dict[str, str]:
     otherwise is VARCHAR. The time field is TIMESTAMPTZ when written as text.
     """
     types: dict[str, str] = {}
-    for match in _FIELD.finditer(sample):
-        key, start = match.group(1).decode(errors="replace"), match.group(2)[:1]
+    # Lines repeat their keys and value shapes: classify each distinct (key, shape) once (the
+    # merge below gives the same types in any order).
+    for raw, value, fraction, exponent in sorted(set(_FIELD.findall(sample))):
+        key, start = raw.decode(errors="replace"), value[:1]
         if start == b"n":
             continue
         if start == b'"':
@@ -235,7 +239,7 @@ def _columns(sample: bytes, time_field: str) -> dict[str, str]:
         elif start in (b"[", b"{"):
             kind = "JSON"
         else:
-            kind = "DOUBLE" if match.group(3) or match.group(4) else "BIGINT"
+            kind = "DOUBLE" if fraction or exponent else "BIGINT"
         seen = types.get(key)
         if seen is None or seen == kind:
             types[key] = kind
