@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+import forked
+
 if TYPE_CHECKING:
     from opsbook.store import Store
 
@@ -88,14 +90,29 @@ def fresh_pg_url(pg_admin_url: str) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def store_url(tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """The URL of a fresh store for one test.
+BACKENDS = ("sqlite", "postgresql")
+"""The stores every test marked ``store`` runs on, as two tests of one session."""
 
-    A new SQLite file by default; a new PostgreSQL database when OPSBOOK_TEST_DATABASE_URL is
-    set (scripts/test sets it to run the "store" tests a second time, on PostgreSQL).
-    """
-    if os.environ.get("OPSBOOK_TEST_DATABASE_URL"):
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``store`` that uses ``store_url`` runs once per backend (ids ``[sqlite]``
+    and ``[postgresql]``), in the same session, so pytest-xdist spreads both over its workers."""
+    if "store_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("store"):
+        metafunc.parametrize("store_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` unless the test is marked ``store`` (then each of ``BACKENDS`` in turn)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def store_url(tmp_path: Path, store_backend: str, request: pytest.FixtureRequest) -> str:
+    """The URL of a fresh store for one test: a new SQLite file, or a new PostgreSQL database
+    for the ``[postgresql]`` run of a test marked ``store`` (skipped locally without a server,
+    a failure under CI)."""
+    if store_backend == "postgresql":
         url: str = request.getfixturevalue("fresh_pg_url")
         return url
     return f"sqlite:///{tmp_path / 'state.db'}"
@@ -118,6 +135,9 @@ def stores() -> Iterator[Callable[[str], Store]]:
         store.close()
 
 
+FORK = os.environ.get("OPSBOOK_TEST_FORK", "1") != "0"
+"""``OPSBOOK_TEST_FORK=0`` runs every out-of-process command in a fresh interpreter."""
+
 IN_PROCESS = frozenset(
     {"validate", "plan", "check", "import", "init", "runs", "show", "releases", "verify-log"}
 )
@@ -134,13 +154,18 @@ def run_cli(
     in_process: bool | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `opsbook` command: in this process for the commands of ``IN_PROCESS``
-    (Typer's CliRunner, the same code path as the console script), else in a subprocess
-    (python -m opsbook). ``in_process=False`` forces a subprocess (a crash, a signal, stdin)."""
-    if in_process is None:
-        in_process = bool(args) and args[0] in IN_PROCESS
-    if in_process:
-        return _invoke(args, cwd, env, input)
+    (Typer's CliRunner, the same code path as the console script), else in a child forked from
+    this process (see ``forked``: a process of its own that skips the imports).
+    ``in_process=False`` starts a fresh interpreter (python -m opsbook): what is read once per
+    process, such as entry points, is read again."""
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    if in_process is None:
+        if args and args[0] in IN_PROCESS:
+            return _invoke(args, cwd, env, input)
+        if FORK:
+            return forked.run(args, cwd=cwd, env=full_env, input=input, timeout=timeout)
+    elif in_process:
+        return _invoke(args, cwd, env, input)
     return subprocess.run(
         [sys.executable, "-m", "opsbook", *args],
         cwd=cwd,

@@ -1,0 +1,187 @@
+"""Run the `opsbook` command in a forked child of the test process.
+
+A fresh interpreter spends most of a short command importing pydantic, SQLAlchemy, Typer and
+Rich. A child forked from a test process that has imported them already starts at ``main()``,
+yet it is still a process of its own: its own exit code, file descriptors 0/1/2, working
+directory, environment and signals, and a crash in it (``os._exit``, a fatal signal) cannot take
+the test down. ``run_cli`` uses it for every command that is not run in-process; ``popen`` (the
+crash and signal tests) still starts ``python -m opsbook``, so the real entry point stays tested.
+
+What the child resets, because a fresh interpreter would not have it: pytest's warning filters
+and log handlers, its captured ``sys.stdout``/``sys.stderr``, signal handlers, and the garbage
+collector's view of the parent's objects (frozen, so a parent's database connection is never
+finalized, and closed on the server, by the child).
+"""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import io
+import logging
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+
+def preload() -> None:
+    """Import what every command imports, once, in the test process."""
+    import opsbook.cli.app
+    import opsbook.store  # noqa: F401
+
+
+def run(
+    args: tuple[str, ...],
+    *,
+    cwd: Path | None,
+    env: dict[str, str],
+    input: str | None,
+    timeout: float,
+) -> subprocess.CompletedProcess[str]:
+    """Like ``subprocess.run([python, -m, opsbook, *args], capture_output=True, text=True)``."""
+    preload()
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child ends in os._exit
+        os.close(in_w)
+        os.close(out_r)
+        os.close(err_r)
+        _child(args, cwd, env, (in_r, out_w, err_w))
+    os.close(in_r)
+    os.close(out_w)
+    os.close(err_w)
+    try:
+        out, err = _collect(pid, in_w, (out_r, err_r), (input or "").encode(), timeout, args)
+    finally:
+        for fd in (out_r, err_r):
+            os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return subprocess.CompletedProcess(["opsbook", *args], code, _text(out), _text(err))
+
+
+def _text(data: bytes) -> str:
+    """Bytes as ``subprocess.run(text=True)`` gives them (universal newlines)."""
+    return data.decode(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _collect(
+    pid: int, in_w: int, outs: tuple[int, int], data: bytes, timeout: float, args: tuple[str, ...]
+) -> tuple[bytes, bytes]:
+    """Write ``data`` to the child's stdin and read its stdout and stderr to the end."""
+    chunks: dict[int, list[bytes]] = {fd: [] for fd in outs}
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        for fd in outs:
+            sel.register(fd, selectors.EVENT_READ)
+        if data:
+            sel.register(in_w, selectors.EVENT_WRITE)
+        else:
+            os.close(in_w)
+        while len(sel.get_map()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise subprocess.TimeoutExpired(["opsbook", *args], timeout)
+            for key, _ in sel.select(left):
+                fd = int(key.fd)
+                if fd == in_w:
+                    try:
+                        sent = os.write(in_w, data)
+                    except BrokenPipeError:
+                        sent = len(data)
+                    data = data[sent:]
+                    if not data:
+                        sel.unregister(in_w)
+                        os.close(in_w)
+                    continue
+                chunk = os.read(fd, 65536)
+                if chunk:
+                    chunks[fd].append(chunk)
+                else:
+                    sel.unregister(fd)
+        if in_w in sel.get_map():  # the child exited without reading all of its stdin
+            os.close(in_w)
+    return b"".join(chunks[outs[0]]), b"".join(chunks[outs[1]])
+
+
+def _child(
+    args: tuple[str, ...], cwd: Path | None, env: dict[str, str], fds: tuple[int, int, int]
+) -> None:  # pragma: no cover - runs in the child
+    code = 1
+    try:
+        gc.freeze()
+        for number, fd in enumerate(fds):
+            os.dup2(fd, number)
+            os.close(fd)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD):
+            handler = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
+            signal.signal(sig, handler)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        if cwd is not None:
+            os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        _fresh_warning_filters()
+        root = logging.getLogger()
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=False)
+        sys.stderr = io.TextIOWrapper(
+            io.FileIO(2, "w", closefd=False), write_through=True, errors="backslashreplace"
+        )
+        sys.argv = ["opsbook", *args]
+        from opsbook.cli import main
+
+        atexit._clear()  # the parent's handlers are not this process's
+        try:
+            main()
+            code = 0
+        except SystemExit as done:
+            code = _exit_code(done.code)
+        threading._shutdown()  # type: ignore[attr-defined]  # as the interpreter does at exit
+        atexit._run_exitfuncs()
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _fresh_warning_filters() -> None:  # pragma: no cover - runs in the child
+    """CPython's default filters (pytest's own, such as "error", are the parent's)."""
+    warnings.resetwarnings()
+    for category in (ResourceWarning, ImportWarning, PendingDeprecationWarning):
+        warnings.simplefilter("ignore", category)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+    for option in os.environ.get("PYTHONWARNINGS", "").split(","):
+        if option:
+            warnings._setoption(option)  # type: ignore[attr-defined]
+
+
+def _exit_code(value: object) -> int:
+    """What the interpreter makes of ``SystemExit(value)``."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    print(value, file=sys.stderr)
+    return 1
