@@ -1,7 +1,7 @@
 """The store on SQLite and PostgreSQL: migrations, the environment lock, the event chain.
 
-Marked ``store``: scripts/test runs these again with OPSBOOK_TEST_DATABASE_URL pointing at
-PostgreSQL, so both backends pass the same tests.
+Marked ``store``: each test that uses ``store_url`` runs on both backends (``[sqlite]`` and
+``[postgresql]``, see conftest), so both pass the same tests.
 """
 
 from __future__ import annotations
