@@ -229,7 +229,7 @@ def sli_steps(
     # them needs: the SLOs after the first find their steps read.
     key = ("sli", step, now.timestamp())
     held = ctx.cache.get(key)
-    if held is None or not held[0] or held[0][0] >= start + timedelta(seconds=step):
+    if held is None or held[0][0] >= start + timedelta(seconds=step):
         group = [
             s
             for s in spec.slos.values()
