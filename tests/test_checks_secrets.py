@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import string
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,34 @@ def test_finds_planted_secrets_and_skips_ignored_files(project: Project, git: bo
     assert contract["line"] == 1
     assert "dist/" not in text and ".env.production" not in text
     assert "src/billing.ts:1: holds a Stripe live key" in text
+
+
+def test_a_tree_split_over_processes_finds_each_secret_at_its_file_and_line(
+    project: Project,
+) -> None:
+    """Enough files that detect-secrets runs in several forked processes: each planted value is
+    still reported once, at its own file and line, in file order."""
+    from opsbook.checks.secrets import PARALLEL_MIN_FILES
+
+    rng = random.Random(7)
+    planted = {}
+    for i in range(PARALLEL_MIN_FILES * 4):
+        body = "".join(f"value_{n} = {n}\n" for n in range(i % 5))
+        if i % 9 == 4:
+            key = "AKIA" + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16))
+            body += f'aws_key = "{key}"\n'
+            planted[f"gen/m{i:03}.py"] = body.count("\n")
+            project.write(f"gen/m{i:03}.py", body, key)
+        else:
+            project.write(f"gen/m{i:03}.py", body)
+    project.git_init()
+    rc, _, report = scan(project)
+    assert rc == 1
+    detected = [
+        (f["file"], f["line"]) for f in report["findings"] if f["code"] == "detected_secret"
+    ]
+    assert detected == sorted(planted.items())
+    assert report["files_scanned"] >= PARALLEL_MIN_FILES * 4
 
 
 def test_a_clean_project_passes(project: Project) -> None:
