@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
@@ -145,3 +146,39 @@ def test_driver_errors_become_sqlalchemy_errors(store_url: str, stores: Opener) 
 def test_only_the_tables_columns_become_sql() -> None:
     with pytest.raises(ValueError, match="no column"):
         driver.update_sql(schema.steps, ["status; DROP TABLE x"], ["run_id"])
+
+
+def test_a_sequential_run_on_sqlite_checks_out_a_connection_a_handful_of_times(
+    tmp_path: Path,
+) -> None:
+    """The scheduler keeps one SQLite connection for its checkpoints: 30 steps take a few pool
+    checkouts (the run's creation, reads, the heartbeat), not two per step, and every step's
+    writes still land."""
+    from sqlalchemy import event
+
+    from engine_support import project
+    from opsbook.engine import start_run
+    from opsbook.plan import make_plan
+    from opsbook.spec.loader import load_spec
+    from opsbook.store import open_store
+
+    steps = "".join(f"      - {{id: s{i}, run: 'true'}}\n" for i in range(30))
+    root = project(
+        tmp_path,
+        f"version: 1\nproject: p\nenvironments: {{local: {{}}}}\n"
+        f"runbooks:\n  seq:\n    steps:\n{steps}",
+    )
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    checkouts: list[int] = []
+    event.listen(store.engine.pool, "checkout", lambda *_: checkouts.append(1))
+    try:
+        plan = make_plan(load_spec(root / "opsbook.yaml"), "seq", "local", {})
+        outcome = start_run(store, plan)
+        assert outcome.status == "succeeded", outcome.message
+        with store.begin() as conn:
+            statuses = q.get_steps(conn, outcome.run_id)
+        assert {s.status for s in statuses.values()} == {StepStatus.SUCCEEDED}
+        assert len(statuses) == 30
+        assert len(checkouts) < 15, len(checkouts)
+    finally:
+        store.close()

@@ -170,6 +170,7 @@ class Executor:
     # ----- the whole run -------------------------------------------------------------------
 
     def execute(self) -> Outcome:
+        self.checkpoints.bind()
         self.lease.start()
         try:
             try:
@@ -189,6 +190,7 @@ class Executor:
             return self._interrupted()
         finally:
             self.lease.stop()
+            self.checkpoints.close()
             for ctx in self.contexts.values():
                 ctx.cancelled.set()
             shutil.rmtree(self.workdir, ignore_errors=True)  # $OPSBOOK_OUTPUT files: raw values

@@ -77,9 +77,14 @@ class Store:
         return url.render_as_string(hide_password=True)
 
     @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """A write transaction; driver errors become StoreError."""
+    def begin(self, on: Connection | None = None) -> Iterator[Connection]:
+        """A write transaction (on a pooled connection, or on ``on``, a connection the caller
+        holds); driver errors become StoreError."""
         try:
+            if on is not None:
+                with on.begin():
+                    yield on
+                return
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as err:
