@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -93,10 +94,14 @@ def test_kill_9_leaves_no_step_process_behind(tmp_path: Path, store_url: str) ->
     proc = popen(root, store_url, "run", "r", "--env", "local", "--yes")
     run_id = _started(store_url)
     _until(lambda: len(_step_processes(run_id)) >= 2)
+    folders = list(Path(tempfile.gettempdir()).glob(f"opsbook-{run_id}-*"))
+    assert len(folders) == 1  # the run's private folder for $OPSBOOK_OUTPUT files
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
-    # the reaper kills the group within the kill grace (1 s in these tests)
+    # the reaper kills the group within the kill grace (1 s in these tests), then removes the
+    # folder that opsbook could not remove itself
     _until(lambda: _step_processes(run_id) == [], seconds=30)
+    _until(lambda: not folders[0].exists(), seconds=30)
     time.sleep(1.5)  # the lease (1 s here) expires; no other way to let a dead owner's lapse
     resumed = cli(root, store_url, "resume", run_id)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr

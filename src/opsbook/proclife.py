@@ -5,7 +5,9 @@
   (SIGKILL after the grace period), the executor checkpoints and releases the lease, and the
   process exits 128 + the signal's number (143 for SIGTERM, 129 for SIGHUP, 130 for Ctrl-C).
 * A reaper process (:mod:`opsbook.reaper`) holds the list of live step groups and kills
-  them when this process dies without doing so itself (``kill -9``, an OOM kill).
+  them when this process dies without doing so itself (``kill -9``, an OOM kill); it also
+  removes the private folders of the runs this process was executing. At a normal exit its
+  pipe is closed and it is waited for.
 * Each attempt records its process group, host and boot id; before an interrupted step is run
   again or resolved on the same machine, :func:`kill_stale` kills what is left of its group,
   after checking from ``/proc`` that the group still runs that run's step (ids are reused).
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import os
@@ -33,7 +36,9 @@ _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
 _lock = threading.Lock()
 _groups: set[int] = set()
+_folders: set[str] = set()
 _reaper: subprocess.Popen[bytes] | None = None
+_closes_at_exit: list[int] = []  # the pid that registered the atexit below (a fork must again)
 _received: list[int] = []
 
 
@@ -102,6 +107,44 @@ def unregister(pgid: int) -> None:
         _tell(f"-{pgid}")
 
 
+def own_folder(path: Path) -> None:
+    """A run's private folder ($OPSBOOK_OUTPUT files): the reaper removes it should this process
+    die without doing so (told now if the reaper runs, else when the first step starts it)."""
+    if "\n" in str(path):  # one line per message to the reaper
+        return
+    with _lock:
+        _folders.add(str(path))
+        if _reaper_running():
+            _write(_reaper.stdin if _reaper else None, f"@{path}")
+
+
+def release_folder(path: Path) -> None:
+    """The folder is removed: the reaper forgets it."""
+    with _lock:
+        if str(path) in _folders:
+            _folders.discard(str(path))
+            if _reaper_running():
+                _write(_reaper.stdin if _reaper else None, f"!{path}")
+
+
+def _reaper_running() -> bool:
+    return _reaper is not None and _reaper.poll() is None
+
+
+def _close_reaper() -> None:
+    """At a normal exit: close the reaper's pipe, so it exits (after a clean run nothing is
+    listed), and wait for it, so no reaper is left unwaited for. Should a step group still be
+    listed, the reaper kills it first: this process then exits after its steps, not before."""
+    reaper = _reaper
+    if reaper is None or os.getpid() not in _closes_at_exit:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        if reaper.stdin is not None:
+            reaper.stdin.close()
+    with contextlib.suppress(subprocess.TimeoutExpired, OSError):
+        reaper.wait(timeout=grace() + 1)
+
+
 def terminate_all() -> None:
     """SIGTERM every live step group now (their threads then SIGKILL them after the grace)."""
     for pgid in list(_groups):
@@ -120,8 +163,13 @@ def _tell(line: str) -> None:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        if os.getpid() not in _closes_at_exit:
+            _closes_at_exit[:] = [os.getpid()]
+            atexit.register(_close_reaper)
         for pgid in _groups - {int(line[1:])}:
             _write(_reaper.stdin, f"+{pgid}")
+        for folder in _folders:
+            _write(_reaper.stdin, f"@{folder}")
     _write(_reaper.stdin, line)
 
 

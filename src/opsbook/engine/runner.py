@@ -154,6 +154,7 @@ class Executor:
         self.rollback_cancel = threading.Event()
         """Set with the steps' cancel events: stops the rollback command in flight."""
         self.workdir = Path(tempfile.mkdtemp(prefix=f"opsbook-{self.run_id}-"))
+        proclife.own_folder(self.workdir)  # removed by the reaper should this process be killed
 
     @property
     def loaded(self) -> LoadedSpec:
@@ -194,6 +195,7 @@ class Executor:
             for ctx in self.contexts.values():
                 ctx.cancelled.set()
             shutil.rmtree(self.workdir, ignore_errors=True)  # $OPSBOOK_OUTPUT files: raw values
+            proclife.release_folder(self.workdir)
 
     def _execute(self) -> Outcome:
         with self.store.begin() as conn:
