@@ -50,7 +50,12 @@ def _until(what: Callable[[], object], seconds: float = 60) -> object:
 
 def _step_processes(run_id: str) -> list[int]:
     """Processes anywhere on this machine started for the run's steps."""
-    mark = f"OPSBOOK_RUN_ID={run_id}".encode()
+    return _processes_with(f"OPSBOOK_RUN_ID={run_id}")
+
+
+def _processes_with(variable: str) -> list[int]:
+    """Processes anywhere on this machine whose environment holds ``variable`` (NAME=value)."""
+    mark = variable.encode()
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
         try:
@@ -128,3 +133,37 @@ def test_leftovers_of_a_crashed_attempt_are_reaped_before_it_runs_again(
     resumed = cli(root, store_url, "resume", run_id)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _step_processes(run_id) == []
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_a_step_group_is_killed_when_recording_it_fails_or_a_signal_lands_then(
+    tmp_path: Path, error: type[BaseException]
+) -> None:
+    """Between the spawn and the supervision, the engine records the group (a transaction): a
+    signal (serve's SIGTERM arrives as KeyboardInterrupt) or a store error there must kill the
+    group, not leave it running unlisted."""
+    import threading
+
+    from opsbook.steps.run import run_shell
+
+    mark = f"opsbook-spawn-test-{os.getpid()}-{error.__name__}"
+
+    def fail(_pgid: int) -> None:
+        _until(lambda: _marked(mark), seconds=30)
+        raise error("recording failed")
+
+    with pytest.raises(error):
+        run_shell(
+            "sleep 300 & sleep 300",
+            cwd=tmp_path,
+            env={**os.environ, "OPSBOOK_TEST_MARK": mark, "OPSBOOK_KILL_GRACE": "1"},
+            log=lambda _line: None,
+            timeout=None,
+            cancelled=threading.Event(),
+            on_spawn=fail,
+        )
+    _until(lambda: not _marked(mark), seconds=30)
+
+
+def _marked(mark: str) -> list[int]:
+    return _processes_with(f"OPSBOOK_TEST_MARK={mark}")

@@ -99,7 +99,14 @@ def run_shell(
     proclife.register(proc.pid)  # killed by the reaper should this process die first
     try:
         if on_spawn is not None:
-            on_spawn(proc.pid)
+            try:
+                on_spawn(proc.pid)
+            except BaseException:
+                # Recording the group failed, or a signal (Ctrl-C, serve's SIGTERM) arrived:
+                # the group must not outlive this, and the reaper is about to forget it.
+                kill_group(proc)
+                proc.stdout.close()
+                raise
         return _supervise(proc, log, timeout, cancelled)
     finally:
         proclife.unregister(proc.pid)
