@@ -114,8 +114,7 @@ def own_folder(path: Path) -> None:
         return
     with _lock:
         _folders.add(str(path))
-        if _reaper_running():
-            _write(_reaper.stdin if _reaper else None, f"@{path}")
+        _tell_if_running(f"@{path}")
 
 
 def release_folder(path: Path) -> None:
@@ -123,12 +122,13 @@ def release_folder(path: Path) -> None:
     with _lock:
         if str(path) in _folders:
             _folders.discard(str(path))
-            if _reaper_running():
-                _write(_reaper.stdin if _reaper else None, f"!{path}")
+            _tell_if_running(f"!{path}")
 
 
-def _reaper_running() -> bool:
-    return _reaper is not None and _reaper.poll() is None
+def _tell_if_running(line: str) -> None:
+    """Tell the reaper, if one runs (one started later is told every folder then)."""
+    if _reaper is not None and _reaper.poll() is None:
+        _write(_reaper.stdin, line)
 
 
 def _close_reaper() -> None:

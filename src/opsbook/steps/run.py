@@ -98,16 +98,10 @@ def run_shell(
     assert proc.stdout is not None
     proclife.register(proc.pid)  # killed by the reaper should this process die first
     try:
-        if on_spawn is not None:
-            try:
+        with _killed_on_error(proc):
+            if on_spawn is not None:
                 on_spawn(proc.pid)
-            except BaseException:
-                # Recording the group failed, or a signal (Ctrl-C, serve's SIGTERM) arrived:
-                # the group must not outlive this, and the reaper is about to forget it.
-                kill_group(proc)
-                proc.stdout.close()
-                raise
-        return _supervise(proc, log, timeout, cancelled)
+            return _supervise(proc, log, timeout, cancelled)
     finally:
         proclife.unregister(proc.pid)
 
@@ -125,7 +119,7 @@ def _supervise(
     why: str | None = None
     exited_at: float | None = None
     pending = b""
-    with selectors.DefaultSelector() as selector, _killed_on_interrupt(proc):
+    with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
             if why is None and cancelled.is_set():
@@ -157,12 +151,16 @@ def _supervise(
 
 
 @contextmanager
-def _killed_on_interrupt(proc: subprocess.Popen[bytes]) -> Iterator[None]:
-    """Ctrl-C reaches opsbook, not the step (its own session): pass it on by killing the group."""
+def _killed_on_error(proc: subprocess.Popen[bytes]) -> Iterator[None]:
+    """Ctrl-C (and serve's SIGTERM, raised as one) reaches opsbook, not the step (its own
+    session): pass it on by killing the group. So does any error while the group is recorded
+    or supervised, since the reaper forgets the group right after."""
     try:
         yield
-    except KeyboardInterrupt:
+    except BaseException:
         kill_group(proc)
+        if proc.stdout is not None:
+            proc.stdout.close()
         raise
 
 
