@@ -55,6 +55,13 @@ def pytest_configure(config: pytest.Config) -> None:
         config._env_timeout = default * max(1.0, load)  # type: ignore[attr-defined]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` go first, in their own order, so that pytest-xdist starts the long
+    ones (several wait on a real outage or a browser) while the short ones fill the other
+    workers, instead of one of them finishing alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
     """The admin URL of the test PostgreSQL server; skips (fails under CI) when unreachable."""
@@ -135,8 +142,7 @@ def stores() -> Iterator[Callable[[str], Store]]:
         store.close()
 
 
-FORK = os.environ.get("OPSBOOK_TEST_FORK", "1") != "0"
-"""``OPSBOOK_TEST_FORK=0`` runs every out-of-process command in a fresh interpreter."""
+FORK = forked.FORK
 
 IN_PROCESS = frozenset(
     {"validate", "plan", "check", "import", "init", "runs", "show", "releases", "verify-log"}

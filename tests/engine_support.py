@@ -8,13 +8,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+import forked
 from conftest import run_cli
 from opsbook.store import open_store, schema
 
@@ -35,10 +35,16 @@ def cli(root: Path, store_url: str, *args: str, **env: str) -> subprocess.Comple
     return run_cli(*args, cwd=root, env={**FAST, "OPSBOOK_DATABASE_URL": store_url, **env})
 
 
-def popen(root: Path, store_url: str, *args: str, **env: str) -> subprocess.Popen[str]:
+def popen(
+    root: Path, store_url: str, *args: str, fresh: bool = False, **env: str
+) -> subprocess.Popen[str]:
+    """Start opsbook in ``root`` against ``store_url``, with its stdout and stderr piped: a child
+    forked from the test process (see ``forked``), or with ``fresh=True`` (or
+    ``OPSBOOK_TEST_FORK=0``) a new ``python -m opsbook``."""
     full = {**os.environ, "NO_COLOR": "1", **FAST, "OPSBOOK_DATABASE_URL": store_url, **env}
-    return subprocess.Popen(
-        [sys.executable, "-m", "opsbook", *args],
+    return forked.opsbook(
+        list(args),
+        fresh=fresh,
         cwd=root,
         env=full,
         stdout=subprocess.PIPE,

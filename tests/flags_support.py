@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import TypeVar
 
 import pytest
 
+import forked
 from waiting import wait_until
 
 T = TypeVar("T")
@@ -48,8 +48,8 @@ def flags_server(
     root: Path, port: int, env: dict[str, str] | None = None, *args: str
 ) -> Iterator[str]:
     """`opsbook flags serve` for the project in root; yields its base URL; stopped after."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opsbook", "flags", "serve", "--port", str(port), *args],
+    proc = forked.opsbook(
+        ["flags", "serve", "--port", str(port), *args],
         cwd=root,
         env={**os.environ, **(env or {})},
         stdout=subprocess.PIPE,

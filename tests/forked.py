@@ -4,8 +4,10 @@ A fresh interpreter spends most of a short command importing pydantic, SQLAlchem
 Rich. A child forked from a test process that has imported them already starts at ``main()``,
 yet it is still a process of its own: its own exit code, file descriptors 0/1/2, working
 directory, environment and signals, and a crash in it (``os._exit``, a fatal signal) cannot take
-the test down. ``run_cli`` uses it for every command that is not run in-process; ``popen`` (the
-crash and signal tests) still starts ``python -m opsbook``, so the real entry point stays tested.
+the test down. ``run_cli`` uses it for every command that is not run in-process, and ``Popen``
+(the crash and signal tests) gives such a child behind ``subprocess.Popen``'s own interface.
+``OPSBOOK_TEST_FORK=0`` starts ``python -m opsbook`` everywhere instead, and the tests of the
+entry point itself always do.
 
 What the child resets, because a fresh interpreter would not have it: pytest's warning filters
 and log handlers, its captured ``sys.stdout``/``sys.stderr``, signal handlers, and the garbage
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import inspect
 import io
 import logging
 import os
@@ -29,6 +32,18 @@ import time
 import traceback
 import warnings
 from pathlib import Path
+from typing import Any
+
+FORK = os.environ.get("OPSBOOK_TEST_FORK", "1") != "0"
+"""``OPSBOOK_TEST_FORK=0`` runs every out-of-process command in a fresh interpreter."""
+
+
+def opsbook(args: list[str], *, fresh: bool = False, **kwargs: Any) -> subprocess.Popen[str]:
+    """``subprocess.Popen([python, -m, opsbook, *args], **kwargs)``: a forked child (``Popen``
+    below) unless ``fresh`` or ``OPSBOOK_TEST_FORK=0``."""
+    if FORK and not fresh:
+        return Popen(args, **kwargs)
+    return subprocess.Popen([sys.executable, "-m", "opsbook", *args], **kwargs)
 
 
 def preload() -> None:
@@ -69,6 +84,44 @@ def run(
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     return subprocess.CompletedProcess(["opsbook", *args], code, _text(out), _text(err))
+
+
+class Popen(subprocess.Popen[str]):
+    """``subprocess.Popen(["opsbook", *args], ...)`` whose child is forked from this process and
+    runs ``main()`` instead of exec'ing a new interpreter. Everything else (pipes, ``wait``,
+    ``communicate``, signals, ``start_new_session``) is ``subprocess.Popen``'s own code."""
+
+    def __init__(self, args: list[str], **kwargs: Any) -> None:
+        preload()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        super().__init__(["opsbook", *args], **kwargs)
+
+    def _execute_child(self, args: list[str], *rest: object) -> None:  # type: ignore[override]
+        given: dict[str, Any] = dict(zip(_EXECUTE_CHILD, rest, strict=True))
+        stdio = (given["p2cread"], given["c2pwrite"], given["errwrite"])
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child ends in os._exit
+            for name in ("p2cwrite", "c2pread", "errread"):
+                if given[name] != -1:
+                    os.close(given[name])
+            if given["start_new_session"]:
+                os.setsid()
+            cwd, env = given["cwd"], given["env"]
+            _child(
+                tuple(args[1:]),
+                Path(cwd) if cwd is not None else None,
+                dict(env if env is not None else os.environ),
+                stdio,
+            )
+        self.pid = pid
+        self._child_created = True
+        self._close_pipe_fds(*(given[name] for name in _PIPES))
+
+
+_EXECUTE_CHILD = tuple(inspect.signature(subprocess.Popen._execute_child).parameters)[2:]
+"""The parameters of ``Popen._execute_child`` after ``self, args``."""
+_PIPES = ("p2cread", "p2cwrite", "c2pread", "c2pwrite", "errread", "errwrite")
 
 
 def _text(data: bytes) -> str:
@@ -124,7 +177,9 @@ def _child(
     try:
         gc.freeze()
         for number, fd in enumerate(fds):
-            os.dup2(fd, number)
+            if fd not in (-1, number):  # -1: inherited, as subprocess leaves it
+                os.dup2(fd, number)
+        for fd in set(fds) - {-1, 0, 1, 2}:  # stderr=STDOUT gives one fd twice
             os.close(fd)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGCHLD):
             handler = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
+import forked
 from conftest import run_cli
 from db_support import DB_FIXTURES, SECRET, generate, make_project
 
@@ -92,8 +92,8 @@ def test_two_concurrent_migrate_runs_never_both_apply(tmp_path: Path, fresh_pg_u
         path.write_text(path.read_text() + "SELECT pg_sleep(0.2);\n")
     env = {**os.environ, "NO_COLOR": "1"}
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "opsbook", "db", "migrate", "--env", "local", "--json"],
+        forked.opsbook(
+            ["db", "migrate", "--env", "local", "--json"],
             cwd=root,
             env=env,
             stdout=subprocess.PIPE,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import select
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+import forked
 from engine_support import FAST, only_run, project, rows
 from opsbook.store import schema
 
@@ -32,8 +31,8 @@ def _converse(root: Path, url: str, answers: list[tuple[str, str]]) -> tuple[int
     """Run opsbook on a pty; when the screen shows each prompt, type its answer."""
     master, slave = os.openpty()
     env = {**os.environ, **FAST, "OPSBOOK_DATABASE_URL": url, "NO_COLOR": "1", "TERM": "dumb"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "opsbook", "run", "release", "--env", "local"],
+    proc = forked.opsbook(
+        ["run", "release", "--env", "local"],
         cwd=root,
         env=env,
         stdin=slave,

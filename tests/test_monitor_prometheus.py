@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import forked
 from conftest import run_cli
 from web_support import free_port, wait_until
 
@@ -99,11 +99,8 @@ def test_prometheus_drives_a_promql_metric_and_its_alerts_arrive_on_the_intake(
         stdout=subprocess.DEVNULL,
         stderr=prom_log,
     )
-    watch = subprocess.Popen(
+    watch = forked.opsbook(
         [
-            sys.executable,
-            "-m",
-            "opsbook",
             "watch",
             "--interval",
             "0.5s",

@@ -12,12 +12,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+import forked
 from notify_support import Receiver
 from opsbook.notify.payload import AlertItem, go_time, webhook_message
 from web_support import free_port, wait_until
@@ -49,8 +49,8 @@ def _project(root: Path, url: str, names: list[str]) -> None:
 def _watch(root: Path, store: str, index: int) -> subprocess.Popen[str]:
     env = {**os.environ, "OPSBOOK_DATABASE_URL": store, "NO_COLOR": "1"}
     with (root / f"watch{index}.log").open("w") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "opsbook", "watch", "--interval", "0.3s", "--json"],
+        return forked.opsbook(
+            ["watch", "--interval", "0.3s", "--json"],
             cwd=root,
             env=env,
             stdout=log,

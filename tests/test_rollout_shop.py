@@ -19,6 +19,8 @@ import pytest
 from tests.conftest import REPO, run_cli
 from tests.flags_support import free_port, port_open, stop, wait_for
 
+import forked
+
 pytestmark = pytest.mark.slow
 SHOP = REPO / "examples" / "shop"
 PROXY = SHOP / "app" / "proxy.py"
@@ -176,8 +178,8 @@ def test_killed_at_50_it_resumes_at_50(tmp_path: Path) -> None:
     env = {**os.environ, "OPSBOOK_LEASE_SECONDS": "2", "NO_COLOR": "1"}
     with shop_behind_proxy(tmp_path, canary_fails=False) as ports:
         write_runbook(tmp_path, ports, "6s")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "opsbook", "run", "canary", "-e", "local", "--yes"],
+        proc = forked.opsbook(
+            ["run", "canary", "-e", "local", "--yes"],
             cwd=tmp_path,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -96,7 +96,8 @@ def test_a_signal_kills_the_steps_releases_the_lease_and_resume_goes_on(
 
 def test_kill_9_leaves_no_step_process_behind(tmp_path: Path, store_url: str) -> None:
     root = project(tmp_path, SPEC)
-    proc = popen(root, store_url, "run", "r", "--env", "local", "--yes")
+    # a fresh interpreter, the way a user starts it: the reaper must work from the real entry
+    proc = popen(root, store_url, "run", "r", "--env", "local", "--yes", fresh=True)
     run_id = _started(store_url)
     _until(lambda: len(_step_processes(run_id)) >= 2)
     folders = list(Path(tempfile.gettempdir()).glob(f"opsbook-{run_id}-*"))

@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 
 import httpx
 
+import forked
 import waiting
 from conftest import run_cli
 
@@ -132,11 +132,8 @@ def start_serve(root: Path, store_url: str, *extra_args: str, **env: str) -> Ser
     log = root / f"serve-{port}.log"
     full = {**os.environ, **FAST, "OPSBOOK_DATABASE_URL": store_url, **env}
     with log.open("w") as out:
-        proc = subprocess.Popen(
+        proc = forked.opsbook(
             [
-                sys.executable,
-                "-m",
-                "opsbook",
                 "serve",
                 "--port",
                 str(port),
