@@ -35,6 +35,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     return make_docs_project(tmp_path_factory.mktemp("docs") / "ibimina")
 
 
+@pytest.mark.slow
 def test_console_examples_run_as_shown(project: Project) -> None:
     text = DOC.read_text()
     blocks = list(CONSOLE.finditer(text))

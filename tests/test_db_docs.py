@@ -41,6 +41,7 @@ def test_every_db_command_is_documented() -> None:
         assert f"`opsbook db {command}" in text
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_console_examples_run_in_order(tmp_path: Path, fresh_pg_url: str) -> None:
     root = make_project(tmp_path / "shop", fresh_pg_url, DB_FIXTURES / "seed004")

@@ -53,6 +53,7 @@ def _finish(root: Path, url: str, name: str) -> str:
     raise AssertionError("the run did not finish")
 
 
+@pytest.mark.slow
 @pytest.mark.store
 # about 20 s on PostgreSQL on a 2-core machine (a dozen kill and resume cycles, each a fresh
 # interpreter); it hit 30 s once while other tests loaded the same cores
@@ -401,6 +402,7 @@ runbooks:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.store
 def test_a_worker_pauses_a_long_wait_and_continues_the_run_when_it_is_due(
     tmp_path: Path, store_url: str

@@ -54,6 +54,7 @@ def version(shop: Path) -> str:
         return str(json.load(reply)["version"])
 
 
+@pytest.mark.slow
 def test_release_then_a_failed_release_rolls_back_to_the_previous_version(
     shop: Path, tmp_path: Path
 ) -> None:

@@ -377,6 +377,7 @@ def test_runtime_state_and_env_file_are_gitignored() -> None:
     assert result.stdout.split() == paths
 
 
+@pytest.mark.slow
 def test_the_readme_by_hand_block_runs(shop: Path, port: int) -> None:
     readme = (EXAMPLE / "README.md").read_text()
     block = readme.split("## By hand", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]

@@ -330,6 +330,7 @@ runbooks:
 """
 
 
+@pytest.mark.slow
 def test_sigterm_hands_the_run_in_flight_back_and_another_serve_finishes_it(
     tmp_path: Path,
 ) -> None:

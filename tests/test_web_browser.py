@@ -91,6 +91,7 @@ def shots() -> Path:
     return SHOTS
 
 
+@pytest.mark.slow
 def test_an_approver_watches_a_release_approves_acks_kills_and_audits(
     site: dict[str, Any], browser: Any, shots: Path
 ) -> None:

@@ -41,6 +41,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve, st
         yield server, token
 
 
+@pytest.mark.slow
 def test_no_request_gets_a_server_error(served: tuple[Serve, str]) -> None:
     server, token = served
     api = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
