@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine_support import cli, only_run, popen, project, rows
+from engine_support import cli, crash, only_run, popen, project, rows
 from opsbook.store import schema
 
 pytestmark = pytest.mark.store
@@ -134,6 +134,27 @@ def test_leftovers_of_a_crashed_attempt_are_reaped_before_it_runs_again(
     resumed = cli(root, store_url, "resume", run_id)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _step_processes(run_id) == []
+
+
+def test_a_folder_left_by_a_crash_with_its_reaper_is_removed_when_the_run_resumes(
+    tmp_path: Path, store_url: str
+) -> None:
+    """A power cut takes the reaper too, so nobody removes the run's private folder (it may hold
+    raw $OPSBOOK_OUTPUT values): the executor that resumes the run on this machine does."""
+    root = project(tmp_path, SPEC)
+    proc = popen(root, store_url, "run", "r", "--env", "local", "--yes")
+    run_id = _started(store_url)
+    _until(lambda: len(_step_processes(run_id)) >= 2)
+    folders = list(Path(tempfile.gettempdir()).glob(f"opsbook-{run_id}-*"))
+    assert len(folders) == 1
+    (folders[0] / "long.1.out").write_text("TOKEN=raw-value\n")
+    crash(proc)  # opsbook, its reaper and its steps, at once
+    assert folders[0].exists()  # nothing was left alive to remove it
+    time.sleep(1.5)  # the 1 s lease lapses
+    resumed = cli(root, store_url, "resume", run_id)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert not folders[0].exists()
+    assert list(Path(tempfile.gettempdir()).glob(f"opsbook-{run_id}-*")) == []
 
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])

@@ -6,7 +6,8 @@
   process exits 128 + the signal's number (143 for SIGTERM, 129 for SIGHUP, 130 for Ctrl-C).
 * A reaper process (:mod:`opsbook.reaper`) holds the list of live step groups and kills
   them when this process dies without doing so itself (``kill -9``, an OOM kill); it also
-  removes the private folders of the runs this process was executing. At a normal exit its
+  removes the private folders of the runs this process was executing (and should the reaper
+  die too, the next executor of the run removes them: :func:`run_folder`). At a normal exit its
   pipe is closed and it is waited for.
 * Each attempt records its process group, host and boot id; before an interrupted step is run
   again or resolved on the same machine, :func:`kill_stale` kills what is left of its group,
@@ -18,11 +19,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import glob
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -115,6 +119,21 @@ def own_folder(path: Path) -> None:
     with _lock:
         _folders.add(str(path))
         _tell_if_running(f"@{path}")
+
+
+def run_folder(run_id: str) -> Path:
+    """A new private folder for one executor of ``run_id`` (0700, under the temp dir), told to
+    the reaper. Folders of the same run left by an executor that died with its reaper (a
+    power cut, ``kill -9`` of both) are removed first: whoever executes the run now holds its
+    lease, so no live executor of it still writes there. Only this user's folders are touched."""
+    temp = Path(tempfile.gettempdir())
+    for stale in temp.glob(f"opsbook-{glob.escape(run_id)}-*"):
+        with contextlib.suppress(OSError):
+            if stale.is_dir() and not stale.is_symlink() and stale.stat().st_uid == os.getuid():
+                shutil.rmtree(stale, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"opsbook-{run_id}-"))
+    own_folder(folder)  # removed by the reaper should this process be killed
+    return folder
 
 
 def release_folder(path: Path) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -120,6 +119,9 @@ class Setup:
 class Executor:
     """Runs one leased run to its next stopping point. Not reusable."""
 
+    workdir: Path
+    """The run's private folder while ``execute`` runs (raw ``$OPSBOOK_OUTPUT`` values)."""
+
     def __init__(self, setup: Setup) -> None:
         self.s = setup
         self.run_id: str = setup.run.id
@@ -153,8 +155,6 @@ class Executor:
         self.ask_lock = threading.Lock()
         self.rollback_cancel = threading.Event()
         """Set with the steps' cancel events: stops the rollback command in flight."""
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"opsbook-{self.run_id}-"))
-        proclife.own_folder(self.workdir)  # removed by the reaper should this process be killed
 
     @property
     def loaded(self) -> LoadedSpec:
@@ -171,6 +171,7 @@ class Executor:
     # ----- the whole run -------------------------------------------------------------------
 
     def execute(self) -> Outcome:
+        self.workdir = proclife.run_folder(self.run_id)  # for $OPSBOOK_OUTPUT files
         self.checkpoints.bind()
         self.lease.start()
         try:
