@@ -203,14 +203,23 @@ def _connection() -> duckdb.DuckDBPyConnection:
     con = getattr(_local, "con", None)
     if con is None:
         import duckdb
-        import fsspec
 
         con = duckdb.connect()
         con.execute("SET TimeZone = 'UTC'")
+        _local.con = con
+        _local.memory = None
+    return con
+
+
+def _memory(con: duckdb.DuckDBPyConnection) -> Any:
+    """The in-memory file system windows are written to, registered with the thread's
+    connection on first use (a replay over files never needs it, nor fsspec's import)."""
+    if _local.memory is None:
+        import fsspec
+
         _local.memory = fsspec.filesystem("memory", skip_instance_cache=True)
         con.register_filesystem(_local.memory)
-        _local.con = con
-    return con
+    return _local.memory
 
 
 _FIELD = re.compile(
@@ -272,7 +281,7 @@ def _load_window(
     if not data.strip() or not columns:
         return None
     name = f"/window-{uuid.uuid4().hex}.jsonl"
-    memory = _local.memory
+    memory = _memory(con)
     with memory.open(name, "wb") as fh:
         fh.write(data)
     try:
