@@ -175,10 +175,9 @@ def _group_series(
         per_time: dict[float, list[tuple[Any, ...]]] = {}
         for row in rows:
             per_time.setdefault(_bucket_end(row[-1], step), []).append(row[:-1])
+        keys = [_key(t) for t in times]  # once, not once per metric of the group
         for i, name in enumerate(group):
-            out[name] = [
-                [_sample(group[name], r, i) for r in per_time.get(_key(t), [])] for t in times
-            ]
+            out[name] = [[_sample(group[name], r, i) for r in per_time.get(k, ())] for k in keys]
         return out
     per_name: dict[str, list[list[Sample]]] = {n: [] for n in group}
     for t in times:
