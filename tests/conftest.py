@@ -142,8 +142,6 @@ def stores() -> Iterator[Callable[[str], Store]]:
         store.close()
 
 
-FORK = forked.FORK
-
 IN_PROCESS = frozenset(
     {"validate", "plan", "check", "import", "init", "runs", "show", "releases", "verify-log"}
 )
@@ -168,7 +166,7 @@ def run_cli(
     if in_process is None:
         if args and args[0] in IN_PROCESS:
             return _invoke(args, cwd, env, input)
-        if FORK:
+        if forked.FORK:
             return forked.run(args, cwd=cwd, env=full_env, input=input, timeout=timeout)
     elif in_process:
         return _invoke(args, cwd, env, input)

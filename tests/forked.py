@@ -23,12 +23,10 @@ import inspect
 import io
 import logging
 import os
-import selectors
 import signal
 import subprocess
 import sys
 import threading
-import time
 import traceback
 import warnings
 from pathlib import Path
@@ -60,30 +58,26 @@ def run(
     input: str | None,
     timeout: float,
 ) -> subprocess.CompletedProcess[str]:
-    """Like ``subprocess.run([python, -m, opsbook, *args], capture_output=True, text=True)``."""
-    preload()
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child ends in os._exit
-        os.close(in_w)
-        os.close(out_r)
-        os.close(err_r)
-        _child(args, cwd, env, (in_r, out_w, err_w))
-    os.close(in_r)
-    os.close(out_w)
-    os.close(err_w)
-    try:
-        out, err = _collect(pid, in_w, (out_r, err_r), (input or "").encode(), timeout, args)
-    finally:
-        for fd in (out_r, err_r):
-            os.close(fd)
-    _, status = os.waitpid(pid, 0)
-    code = os.waitstatus_to_exitcode(status)
-    return subprocess.CompletedProcess(["opsbook", *args], code, _text(out), _text(err))
+    """Like ``subprocess.run([python, -m, opsbook, *args], capture_output=True, text=True)``,
+    with the child of :class:`Popen` (undecodable bytes are replaced, not raised)."""
+    with Popen(
+        list(args),
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    ) as proc:
+        try:
+            out, err = proc.communicate(input or "", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(["opsbook", *args], proc.returncode, out, err)
 
 
 class Popen(subprocess.Popen[str]):
@@ -122,52 +116,6 @@ class Popen(subprocess.Popen[str]):
 _EXECUTE_CHILD = tuple(inspect.signature(subprocess.Popen._execute_child).parameters)[2:]
 """The parameters of ``Popen._execute_child`` after ``self, args``."""
 _PIPES = ("p2cread", "p2cwrite", "c2pread", "c2pwrite", "errread", "errwrite")
-
-
-def _text(data: bytes) -> str:
-    """Bytes as ``subprocess.run(text=True)`` gives them (universal newlines)."""
-    return data.decode(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _collect(
-    pid: int, in_w: int, outs: tuple[int, int], data: bytes, timeout: float, args: tuple[str, ...]
-) -> tuple[bytes, bytes]:
-    """Write ``data`` to the child's stdin and read its stdout and stderr to the end."""
-    chunks: dict[int, list[bytes]] = {fd: [] for fd in outs}
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as sel:
-        for fd in outs:
-            sel.register(fd, selectors.EVENT_READ)
-        if data:
-            sel.register(in_w, selectors.EVENT_WRITE)
-        else:
-            os.close(in_w)
-        while len(sel.get_map()):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                raise subprocess.TimeoutExpired(["opsbook", *args], timeout)
-            for key, _ in sel.select(left):
-                fd = int(key.fd)
-                if fd == in_w:
-                    try:
-                        sent = os.write(in_w, data)
-                    except BrokenPipeError:
-                        sent = len(data)
-                    data = data[sent:]
-                    if not data:
-                        sel.unregister(in_w)
-                        os.close(in_w)
-                    continue
-                chunk = os.read(fd, 65536)
-                if chunk:
-                    chunks[fd].append(chunk)
-                else:
-                    sel.unregister(fd)
-        if in_w in sel.get_map():  # the child exited without reading all of its stdin
-            os.close(in_w)
-    return b"".join(chunks[outs[0]]), b"".join(chunks[outs[1]])
 
 
 def _child(
