@@ -11,9 +11,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.conftest import REPO, run_cli
@@ -147,6 +150,34 @@ def paused_at(tmp: Path, percent: int) -> bool | None:
 
 def set_log(tmp: Path) -> list[str]:
     return (tmp / "set.log").read_text().split()
+
+
+def _stats(port: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/_proxy/stats", timeout=10) as reply:
+        return dict(json.load(reply))
+
+
+def test_the_proxy_sends_exactly_the_weight_to_the_canary(tmp_path: Path) -> None:
+    """A counted split, not a random one: a random 10% misses the canary in 50 requests about
+    once in 200 tries, and an analysis then reads "no data" where the canary fails."""
+    with shop_behind_proxy(tmp_path, canary_fails=True) as ports:
+        env = {**os.environ, "PROXY_PORT": ports["proxy"], "PROXY_WEIGHT_FILE": ports["weights"]}
+        for weight, sent, canary in (("10", 50, 5), ("50", 20, 10), ("0", 10, 0), ("100", 7, 7)):
+            cmd = [sys.executable, str(PROXY), "weight", weight]
+            subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=30)
+            backends = []
+            for _ in range(sent):
+                try:
+                    with urllib.request.urlopen(
+                        f"http://127.0.0.1:{ports['proxy']}/api/health", timeout=10
+                    ) as reply:
+                        backends.append(reply.headers["X-Backend"])
+                except urllib.error.HTTPError as err:  # the failing canary answers 503
+                    backends.append(err.headers["X-Backend"])
+            stats = _stats(ports["proxy"])
+            assert backends.count("canary") == canary, (weight, backends)
+            assert stats["canary"]["requests"] == canary and stats["canary"]["errors"] == canary
+            assert stats["stable"]["requests"] == sent - canary, stats
 
 
 def test_a_healthy_canary_goes_10_50_100(tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """A weighted reverse proxy for canary releases (standard library only).
 
-    python proxy.py serve            listen on 127.0.0.1:$PROXY_PORT (default 8090) and send each
-                                     request to the canary ($CANARY_PORT, default 8082) with the
-                                     weight in $PROXY_WEIGHT_FILE (percent), else to the stable
-                                     shop ($SHOP_PORT, default 8081)
+    python proxy.py serve            listen on 127.0.0.1:$PROXY_PORT (default 8090) and send the
+                                     weight in $PROXY_WEIGHT_FILE (percent) of the requests to
+                                     the canary ($CANARY_PORT, default 8082), the rest to the
+                                     stable shop ($SHOP_PORT, default 8081)
     python proxy.py weight N         set the canary's weight to N percent (0-100), atomically;
                                      the next request uses it
     python proxy.py probe [N]        send N (default 50) GET /api/health through the proxy and
@@ -13,6 +13,11 @@
 GET /_proxy/stats answers {"weight": W, "stable": {...}, "canary": {"requests", "errors",
 "error_rate"}}, counted since the weight last changed, so an analysis reads the canary at this
 weight only.
+
+The split is counted, not drawn at random: at weight W, of every 100 requests since the weight
+changed exactly W go to the canary, spread evenly (at 10%, the 10th, 20th, ...). A probe of 50
+requests at 10% therefore always reaches the canary 5 times; a random split would miss it
+entirely about once in 200 probes, and an analysis would read "no data" where the canary fails.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import random
 import sys
 import threading
 import urllib.request
@@ -50,6 +54,7 @@ class Counts:
         self.lock = threading.Lock()
         self.weight = read_weight()
         self.seen = {"stable": [0, 0], "canary": [0, 0]}
+        self.sent = 0  # requests routed since the weight last changed
 
     def current_weight(self) -> int:
         weight = read_weight()
@@ -57,7 +62,16 @@ class Counts:
             if weight != self.weight:
                 self.weight = weight
                 self.seen = {"stable": [0, 0], "canary": [0, 0]}
+                self.sent = 0
         return weight
+
+    def route(self) -> str:
+        """The next request's backend: the canary when this request takes the canary's count
+        of requests since the weight changed to the next whole number (W of every 100)."""
+        weight = self.current_weight()
+        with self.lock:
+            n, self.sent = self.sent, self.sent + 1
+        return "canary" if (n + 1) * weight // 100 > n * weight // 100 else "stable"
 
     def add(self, backend: str, status: int) -> None:
         with self.lock:
@@ -84,8 +98,7 @@ def make_server(port: int = PROXY_PORT) -> ThreadingHTTPServer:
             if self.path.split("?", 1)[0] == "/_proxy/stats":
                 self._send(200, "application/json", json.dumps(counts.stats()).encode())
                 return
-            weight = counts.current_weight()
-            backend = "canary" if random.random() * 100 < weight else "stable"
+            backend = counts.route()
             port = CANARY_PORT if backend == "canary" else STABLE_PORT
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             try:
