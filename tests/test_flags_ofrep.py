@@ -133,6 +133,18 @@ def test_bulk_evaluation_has_an_etag_and_answers_304(served: tuple[str, str, Pat
             400,
             "PARSE_ERROR",
         ),
+        (  # a lone surrogate is valid JSON but no string: it cannot be hashed or stored
+            "/ofrep/v1/evaluate/flags/checkout-button",
+            b'{"context": {"targetingKey": "\\ud800"}}',
+            400,
+            "INVALID_CONTEXT",
+        ),
+        (
+            "/ofrep/v1/evaluate/flags",
+            b'{"context": {"targetingKey": "u", "plan": "\\udfff"}}',
+            400,
+            "INVALID_CONTEXT",
+        ),
         ("/ofrep/v1/evaluate/flags/partial", b'{"context": {}}', 400, "TARGETING_KEY_MISSING"),
         ("/ofrep/v1/evaluate/flags/..%2F..%2Fetc", b"{}", 404, "FLAG_NOT_FOUND"),
         ("/ofrep/v1/evaluate/flags", b"{oops", 400, "PARSE_ERROR"),

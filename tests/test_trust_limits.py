@@ -114,3 +114,30 @@ def test_expression_errors_never_show_values() -> None:
     assert "s3cret-v4lue" not in str(caught.value)
     with pytest.raises(ExpressionError, match="powers are limited"):
         ex.evaluate("params.n ** 99999999", {"params": {"n": 10}})
+
+
+FLAGS = "version: 1\nproject: t\nflags:\n  checkout: {default: false, rollout: {percent: 100}}\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "number", "byte", "at"),
+    [
+        (["flag", "kill", "checkout", "-m", "db \udcff down"], 5, "0xff", 4),
+        (["flag", "kill", "checkout", "-m", "caf\udcc3"], 5, "0xc3", 4),
+        (["validate", "-f", "\udcffopsbook.yaml"], 3, "0xff", 1),
+    ],
+    ids=["reason", "cut-short", "file"],
+)
+def test_an_argument_that_is_not_utf8_is_refused_before_anything_runs(
+    tmp_path: Path, args: list[str], number: int, byte: str, at: int
+) -> None:
+    """Python decodes such an argument with surrogateescape; stored, it was a traceback from
+    the database driver after the command had started. It is not repeated: it may be a secret."""
+    (tmp_path / "opsbook.yaml").write_text(FLAGS)
+    done = run_cli(*args, cwd=tmp_path, in_process=False)  # a real argv, from real bytes
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out
+    assert f"argument {number} is not UTF-8 text (byte {byte} at character {at})" in out
+    assert "Traceback" not in out and "down" not in out and "caf" not in out
+    history = run_cli("flag", "history", "checkout", cwd=tmp_path)
+    assert "no changes recorded" in history.stdout + history.stderr

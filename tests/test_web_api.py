@@ -376,3 +376,43 @@ def test_the_alertmanager_intake_needs_an_operator_token(site: dict[str, Any]) -
     with _client(site, "operator") as api:
         accepted = api.post("/api/v2/alerts", json=alert)
     assert accepted.status_code == 200, accepted.text
+
+
+LONE = b"\\ud800"  # valid JSON, but no text: it cannot be stored, hashed or answered
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "where"),
+    [
+        (
+            "/api/v1/incidents",
+            b'{"title": "db ' + LONE + b'", "severity": "P1"}',
+            422,
+            "body.title",
+        ),
+        ("/api/v1/silences", b'{"matchers": ["a=' + LONE + b'"]}', 422, "body.matchers.0"),
+        (
+            "/api/v1/runs",
+            b'{"runbook": "r", "env": "e", "params": {"v": "' + LONE + b'"}}',
+            422,
+            "body.params.v",
+        ),
+        (
+            "/api/v2/alerts",
+            b'[{"labels": {"alertname": "A", "x": "' + LONE + b'"}}]',
+            400,
+            "alerts[0].labels.x",
+        ),
+        ("/api/v2/alerts", b"[" * 200_000, 400, "not JSON"),
+    ],
+    ids=["incident", "silence", "run", "intake-label", "intake-nesting"],
+)
+def test_json_that_is_not_text_is_refused_naming_the_value_and_the_server_goes_on(
+    site: dict[str, Any], path: str, body: bytes, status: int, where: str
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    with _client(site, "operator") as api:
+        refused = api.post(path, content=body, headers=headers)
+        assert refused.status_code == status, refused.text
+        assert where in refused.text and "Traceback" not in refused.text
+        assert api.get("/api/v1/me").status_code == 200  # the same server answers on

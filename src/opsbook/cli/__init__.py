@@ -82,8 +82,31 @@ def _command_name(args: list[str]) -> str | None:
     return next((a for a in args if not a.startswith("-")), None)
 
 
+def _not_utf8(args: list[str]) -> str | None:
+    """What is wrong with the first argument that is not UTF-8 text (Python decodes argv with
+    surrogateescape, and such a string fails wherever it is stored or shown), or None. The
+    argument itself is not repeated: it may be a secret."""
+    from opsbook.utf8 import bad_offset
+
+    for number, arg in enumerate(args, start=1):
+        offset = bad_offset(arg)
+        if offset is not None:
+            byte = arg.encode("utf-8", "surrogateescape")[len(arg[:offset].encode())]
+            where = f"byte 0x{byte:02x} at character {offset + 1}"
+            return (
+                f"argument {number} is not UTF-8 text ({where});"
+                " opsbook keeps text as UTF-8: type it again in a UTF-8 terminal, or rename the"
+                " file it names"
+            )
+    return None
+
+
 def main() -> None:
     args = sys.argv[1:]
+    problem = _not_utf8(args)
+    if problem is not None:
+        sys.stderr.write(f"error: {problem}\n")
+        sys.exit(2)
     if args == ["--version"]:
         from opsbook import __version__
 

@@ -22,6 +22,7 @@ from opsbook.flags.evaluate import Evaluation, EvaluationError, evaluate
 from opsbook.flags.models import Flag
 from opsbook.flags.state import FlagState
 from opsbook.store import flags as q
+from opsbook.utf8 import is_text
 
 MAX_BODY = 64 * 1024
 """Bytes of request body read at most; a larger context is refused."""
@@ -104,6 +105,10 @@ def parse_context(body: bytes) -> dict[str, Any] | Reply:
         return _error(400, "PARSE_ERROR", "the request body is not JSON")
     if not isinstance(data, dict):
         return _error(400, "INVALID_CONTEXT", 'send {"context": {"targetingKey": ...}}')
+    if not is_text(data):
+        return _error(
+            400, "INVALID_CONTEXT", "a string holds a lone surrogate (\\ud800 to \\udfff)"
+        )
     context = data.get("context", {})
     if not isinstance(context, dict):
         return _error(400, "INVALID_CONTEXT", "context must be a JSON object")

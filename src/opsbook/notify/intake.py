@@ -23,6 +23,7 @@ from opsbook.monitor.evaluate import (
     run_hooks,
 )
 from opsbook.monitor.state import AlertState, Instance
+from opsbook.utf8 import bad_offset
 
 if TYPE_CHECKING:
     from opsbook.spec.loader import LoadedSpec
@@ -54,9 +55,15 @@ def _strings(value: Any, where: str) -> dict[str, str]:
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
         raise UsageError(f"{where}: expected an object of strings")
-    for key in value:
+    for key, text in value.items():
         if not _LABEL.match(key):
             raise UsageError(f"{where}: label name {key[:40]!r} is not [A-Za-z_][A-Za-z0-9_]*")
+        offset = bad_offset(text)
+        if offset is not None:
+            raise UsageError(
+                f"{where}.{key}: character {offset} is a lone surrogate (\\ud800 to \\udfff),"
+                " not text; send UTF-8"
+            )
     return dict(value)
 
 

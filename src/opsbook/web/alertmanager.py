@@ -45,7 +45,7 @@ def routes(
             return JSONResponse({"error": f"body over {MAX_BODY} bytes"}, status_code=413)
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             return JSONResponse({"error": "the body is not JSON"}, status_code=400)
         store, loaded = context()
         try:

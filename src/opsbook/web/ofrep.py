@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -113,7 +114,12 @@ class OfrepApp:
             await _send(send, Reply(405, refused, {"Allow": "POST"}))
             return
         body = await _body(receive)
-        await _send(send, self._answer(scope, path, body))
+        try:
+            reply = self._answer(scope, path, body)
+        except Exception:  # a bug: the client gets a 500 (not a dropped connection), the log why
+            logging.getLogger("opsbook.ofrep").exception("OFREP evaluation failed at %s", path)
+            reply = Reply(500, {"errorCode": "GENERAL", "errorDetails": "internal error"})
+        await _send(send, reply)
 
     def _answer(self, scope: Scope, path: str, body: bytes) -> Reply:
         reply = self.auth(_header(scope, b"authorization"))
