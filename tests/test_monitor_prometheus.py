@@ -4,6 +4,7 @@ exporter: it drives a `promql` metric of opsbook to firing, and its own alerting
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ import pytest
 
 import forked
 from conftest import run_cli
-from web_support import free_port, wait_until
+from web_support import daemon, free_port, wait_until
 
 PROMETHEUS = shutil.which("prometheus")
 pytestmark = pytest.mark.skipif(
@@ -87,18 +88,15 @@ def test_prometheus_drives_a_promql_metric_and_its_alerts_arrive_on_the_intake(
         "metrics:\n  app_errors: {from: prom, promql: 'sum(app_errors_total)'}\n"
         "alerts:\n  errors_high: {when: app_errors > 10, severity: critical}\n"
     )
-    prom_log = (tmp_path / "prometheus.log").open("wb")
+    servers = contextlib.ExitStack()
+    prom = [
+        PROMETHEUS,
+        f"--config.file={tmp_path / 'prometheus.yml'}",
+        f"--storage.tsdb.path={tmp_path / 'data'}",
+        f"--web.listen-address=127.0.0.1:{prom_port}",
+    ]
+    servers.enter_context(daemon(prom, tmp_path / "prometheus.log"))
     watch_log = (tmp_path / "watch.log").open("wb")
-    prometheus = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{prom_port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=prom_log,
-    )
     watch = forked.opsbook(
         [
             "watch",
@@ -146,8 +144,7 @@ def test_prometheus_drives_a_promql_metric_and_its_alerts_arrive_on_the_intake(
         assert "PromErrorsHigh" in table and "errors are high" in table
     finally:
         code = _stop(watch)
-        _stop(prometheus)
-        prom_log.close()
+        servers.close()
         watch_log.close()
     assert code == 0, (tmp_path / "watch.log").read_text()
 

@@ -184,3 +184,20 @@ def run_status(client: httpx.Client, run_id: str) -> dict[str, Any]:
 
 def step_statuses(client: httpx.Client, run_id: str) -> dict[str, str]:
     return {s["step_id"]: s["status"] for s in run_status(client, run_id)["steps"]}
+
+
+@contextlib.contextmanager
+def daemon(cmd: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A server of another project (Prometheus, Alertmanager) with its stderr in ``log``;
+    SIGTERM when the block ends, SIGKILL 20 s later, reaped either way."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=out)
+        try:
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

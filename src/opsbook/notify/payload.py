@@ -3,11 +3,13 @@
 Go's encoder writes struct fields in declaration order, map keys sorted, ``<``, ``>`` and ``&``
 escaped as ``\\u003c``..., times in RFC 3339 with trimmed nanoseconds, the zero time
 ``0001-01-01T00:00:00Z`` for an unset ``endsAt``, and a newline at the end.
+tests/test_notify_alertmanager.py compares this with what Debian's Alertmanager 0.25 sends.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,9 +43,24 @@ def go_time(at: float | None) -> str:
     return text + "Z"
 
 
+# Where Go's encoder (Alertmanager 0.25, Debian's package) differs from json.dumps: it escapes
+# <, >, & and the JavaScript line breaks U+2028 and U+2029, and writes \b and \f as \u0008 and
+# \u000c. An escape pair is matched whole, so the "b" of an escaped backslash stays a "b".
+_GO_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+    "\\b": "\\u0008",
+    "\\f": "\\u000c",
+}
+_GO_DIFFERS = re.compile(r"\\.|[<>&\u2028\u2029]")
+
+
 def _go_json(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return _GO_DIFFERS.sub(lambda m: _GO_ESCAPES.get(m.group(), m.group()), text)
 
 
 def _sorted(mapping: Mapping[str, str]) -> dict[str, str]:
