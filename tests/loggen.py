@@ -56,10 +56,14 @@ class Traffic:
     wide: bool = False
     """Add the fields a real access log carries (request id, client, user agent): ~230 bytes."""
 
-    def active(self, t: datetime, name: str, default: float | None) -> float | None:
-        for incident in self.incidents:
+    def active(
+        self, t: datetime, name: str, default: float | None, live: list[Incident] | None = None
+    ) -> float | None:
+        """The first incident's value of ``name`` at t, else default; ``live``: the incidents
+        already known to cover t (lines() finds them once per record, not once per field)."""
+        for incident in self.incidents if live is None else live:
             value = getattr(incident, name)
-            if value is not None and incident.covers(t):
+            if value is not None and (live is not None or incident.covers(t)):
                 return float(value)
         return default
 
@@ -76,15 +80,17 @@ def lines(traffic: Traffic) -> Iterator[dict[str, object]]:
     carry = {"payment": 0.0, "agent": 0.0}
     for i in range(total):
         t = traffic.start + timedelta(seconds=i * step)
-        error_rate = traffic.active(t, "error_rate", traffic.error_rate) or 0.0
-        slow = traffic.active(t, "slow_ms", None)
+        live = [incident for incident in traffic.incidents if incident.covers(t)]
+        ts = _ts(t)
+        error_rate = traffic.active(t, "error_rate", traffic.error_rate, live) or 0.0
+        slow = traffic.active(t, "slow_ms", None, live)
         failed = rng.random() < error_rate
         duration = int(rng.expovariate(1 / traffic.base_ms)) + 5
         if slow is not None:
             duration = int(slow * (0.8 + rng.random() * 0.4))
         route = ROUTES[i % len(ROUTES)]
         record: dict[str, object] = {
-            "ts": _ts(t),
+            "ts": ts,
             "level": "error" if failed else "info",
             "event": "request",
             "route": route,
@@ -97,21 +103,22 @@ def lines(traffic: Traffic) -> Iterator[dict[str, object]]:
             record["user_agent"] = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131"
         yield record
         if i % int(traffic.per_second * 10) == 0:  # every 10 s: pool, logins, backlog
-            in_use = traffic.active(t, "db_pool_in_use", traffic.db_pool_in_use)
+            in_use = traffic.active(t, "db_pool_in_use", traffic.db_pool_in_use, live)
             yield {
-                "ts": _ts(t),
+                "ts": ts,
                 "level": "info",
                 "event": "db_pool",
                 "in_use": int(in_use or 0),
                 "size": traffic.db_pool_size,
             }
-            login_fail = traffic.active(t, "failed_login_rate", traffic.failed_login_rate) or 0.0
+            login_fail = traffic.active(t, "failed_login_rate", traffic.failed_login_rate, live)
+            login_fail = login_fail or 0.0
             for _ in range(5):
                 ok = rng.random() >= login_fail
-                yield {"ts": _ts(t), "level": "info" if ok else "warn", "event": "login", "ok": ok}
-            backlog = traffic.active(t, "backlog_minutes", 1.0) or 0.0
+                yield {"ts": ts, "level": "info" if ok else "warn", "event": "login", "ok": ok}
+            backlog = traffic.active(t, "backlog_minutes", 1.0, live) or 0.0
             yield {
-                "ts": _ts(t),
+                "ts": ts,
                 "level": "info",
                 "event": "queue",
                 "oldest_age_s": int(backlog * 60),
@@ -120,21 +127,22 @@ def lines(traffic: Traffic) -> Iterator[dict[str, object]]:
             ("payment", "payment_failures_per_min"),
             ("agent", "agent_errors_per_min"),
         ):
-            per_min = traffic.active(t, name, 0.0) or 0.0
+            per_min = traffic.active(t, name, 0.0, live) or 0.0
             carry[kind] += per_min * step / 60
             while carry[kind] >= 1:
                 carry[kind] -= 1
                 event = "payment_failed" if kind == "payment" else "agent_error"
-                yield {"ts": _ts(t), "level": "error", "event": event, "route": "/checkout"}
+                yield {"ts": ts, "level": "error", "event": event, "route": "/checkout"}
 
 
 def write(path: Path, traffic: Traffic) -> int:
     """Write the log; returns the number of lines."""
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
+    encode = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps, minus its set-up
     with path.open("w") as out:
         for record in lines(traffic):
-            out.write(json.dumps(record, separators=(",", ":")) + "\n")
+            out.write(encode(record) + "\n")
             count += 1
     return count
 
