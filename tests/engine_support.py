@@ -129,3 +129,46 @@ def pid_alive(pid: int) -> bool:
     except OSError:
         return False
     return state not in ("Z", "X")
+
+
+def on_pty(
+    args: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    answers: list[tuple[str, str]] | None = None,
+    fresh: bool = False,
+) -> tuple[int, str]:
+    """Run opsbook on a real pty until it exits: its exit code and everything the screen got.
+    When the screen shows each ``(prompt, answer)``'s prompt, the answer is typed (and the
+    prompt marked ``<prompt>`` so it is answered once). ``fresh``: a new interpreter, for
+    what is decided when the process starts (Rich looks for a terminal as its console is made)."""
+    import select
+    import time
+
+    master, slave = os.openpty()
+    proc = forked.opsbook(
+        args, fresh=fresh, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave, close_fds=True
+    )
+    os.close(slave)
+    screen = ""
+    pending = list(answers or [])
+    deadline = time.monotonic() + 60  # a bound on a hung test, not a timing assertion
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(master, 65536).decode(errors="replace")
+            except OSError:  # the pty closed: opsbook exited
+                break
+            if not chunk:
+                break
+            screen += chunk
+        if pending and pending[0][0] in screen:
+            prompt, answer = pending.pop(0)
+            screen = screen.replace(prompt, f"<{prompt}>", 1)
+            os.write(master, answer.encode() + b"\n")
+        if proc.poll() is not None and not ready:
+            break
+    os.close(master)
+    return proc.wait(timeout=30), screen

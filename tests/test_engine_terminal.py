@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import select
-import time
 from pathlib import Path
 
 import pytest
 
-import forked
-from engine_support import FAST, only_run, project, rows
+from engine_support import FAST, on_pty, only_run, project, rows
 from opsbook.store import schema
 
 GATES = """\
@@ -29,39 +26,8 @@ runbooks:
 
 def _converse(root: Path, url: str, answers: list[tuple[str, str]]) -> tuple[int, str]:
     """Run opsbook on a pty; when the screen shows each prompt, type its answer."""
-    master, slave = os.openpty()
     env = {**os.environ, **FAST, "OPSBOOK_DATABASE_URL": url, "NO_COLOR": "1", "TERM": "dumb"}
-    proc = forked.opsbook(
-        ["run", "release", "--env", "local"],
-        cwd=root,
-        env=env,
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        close_fds=True,
-    )
-    os.close(slave)
-    screen = ""
-    pending = list(answers)
-    deadline = time.monotonic() + 60  # a bound on a hung test, not a timing assertion
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.1)
-        if ready:
-            try:
-                chunk = os.read(master, 4096).decode(errors="replace")
-            except OSError:  # the pty closed: opsbook exited
-                break
-            if not chunk:
-                break
-            screen += chunk
-        if pending and pending[0][0] in screen:
-            prompt, answer = pending.pop(0)
-            screen = screen.replace(prompt, f"<{prompt}>", 1)
-            os.write(master, answer.encode() + b"\n")
-        if proc.poll() is not None and not ready:
-            break
-    os.close(master)
-    return proc.wait(timeout=30), screen
+    return on_pty(["run", "release", "--env", "local"], cwd=root, env=env, answers=answers)
 
 
 @pytest.mark.store

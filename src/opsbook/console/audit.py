@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from opsbook.console import err, out
+from opsbook.console.untrusted import colored
 from opsbook.engine.states import RunStatus
 from opsbook.spec.durations import format_duration
 from opsbook.store.audit import Release, RunSummary
@@ -151,7 +152,7 @@ def show_detail(detail: dict[str, Any]) -> None:
                 f"[bold]── {escape(attempt['step_id'])} ({attempt['phase']} #{attempt['attempt']},"
                 f" {attempt['status']})[/bold]"
             )
-            out.print(escape(attempt["output"].rstrip()))
+            out.print(colored(attempt["output"].rstrip()))
     out.print(f"{len(detail['events'])} events")
 
 

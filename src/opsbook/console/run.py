@@ -13,8 +13,10 @@ from typing import Any
 from rich.live import Live
 from rich.markup import escape
 from rich.prompt import Prompt
+from rich.text import Text
 
 from opsbook.console import Table, err, is_terminal, out, print_json_line
+from opsbook.console.untrusted import colored, printable
 from opsbook.engine.observe import RunEvent
 from opsbook.engine.runner import Outcome
 from opsbook.engine.states import EventType, RunStatus
@@ -63,6 +65,10 @@ class Display:
         if line is None:
             return
         stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
+        if event.type == EventType.STEP_OUTPUT and not self.plain:
+            prefix = Text(f"{stamp}   {event.step_id} │", style="dim")
+            out.print(Text.assemble(prefix, " ", colored(str(event.data.get("line", "")))))
+            return
         if self.plain:
             # Not a terminal: one plain line per event, without Rich's per-line rendering cost.
             text = _UNESCAPE.sub("[", _TAG.sub("", line))
@@ -84,7 +90,7 @@ class Display:
             attempt = f" (attempt {d['attempt']})" if d.get("attempt", 1) > 1 else ""
             return f"▶ [bold]{sid}[/bold]{attempt}: {escape(str(d.get('action', '')))}"
         if e.type == EventType.STEP_OUTPUT:
-            return f"  [dim]{sid} │[/dim] {escape(str(d.get('line', '')))}"
+            return f"  [dim]{sid} │[/dim] {escape(printable(str(d.get('line', ''))))}"
         if e.type in _MARKS:
             took = f" in {d['duration']:.2f}s" if "duration" in d else ""
             why = f": {escape(str(d['message']))}" if d.get("message") else ""
@@ -235,7 +241,7 @@ class _Table:
         now = time.time()
         for sid, row in self.display.steps.items():
             took = (row.get("ended") or now) - row["since"]
-            tail = escape(row["tail"][-1]) if row["tail"] else ""
+            tail = escape(printable(row["tail"][-1])) if row["tail"] else ""
             table.add_row(escape(sid), row["state"], f"{took:5.1f}s", f"[dim]{tail}[/dim]")
         return table
 
