@@ -103,15 +103,15 @@ def _not_utf8(args: list[str]) -> str | None:
 
 def main() -> None:
     args = sys.argv[1:]
-    problem = _not_utf8(args)
-    if problem is not None:
-        sys.stderr.write(f"error: {problem}\n")
-        sys.exit(2)
     if args == ["--version"]:
         from opsbook import __version__
 
         sys.stdout.write(f"opsbook {__version__}\n")
         return
+    problem = _not_utf8(args)
+    if problem is not None:
+        sys.stderr.write(f"error: {problem}\n")
+        sys.exit(2)
     from opsbook.cli import fast
 
     code = fast.run(args)
