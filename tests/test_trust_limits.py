@@ -141,3 +141,40 @@ def test_an_argument_that_is_not_utf8_is_refused_before_anything_runs(
     assert "Traceback" not in out and "down" not in out and "caf" not in out
     history = run_cli("flag", "history", "checkout", cwd=tmp_path)
     assert "no changes recorded" in history.stdout + history.stderr
+
+
+ENV_SPEC = HEAD + "  r:\n    steps:\n      - {id: a, run: echo ran > ran.txt}\n"
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        (
+            ".env.local",
+            b"API_TOKEN=ab\xffcdefgh\n",
+            ".env.local:1: not UTF-8 text (byte 0xff at column 13)",
+        ),
+        (".env.local", b"API_TOKEN=abcdefgh\nX=1\x002\n", ".env.local:2: holds a NUL byte"),
+        (
+            "opsbook.yaml",
+            b"# caf\xe9 (Latin-1)\n",
+            "opsbook.yaml:1: not UTF-8 text (byte 0xe9 at column 6)",
+        ),
+    ],
+    ids=["env-latin1", "env-nul", "spec-latin1"],
+)
+def test_a_file_that_is_not_utf8_text_is_an_error_at_its_line(
+    tmp_path: Path, file: str, content: bytes, message: str
+) -> None:
+    """It was a UnicodeDecodeError traceback from the dotenv parser (exit 1), or 'cannot
+    read' at line 1 whatever the line."""
+    (tmp_path / "opsbook.yaml").write_text(ENV_SPEC)
+    (tmp_path / ".env.local").write_bytes(b"API_TOKEN=abcdefgh\n")
+    target = tmp_path / file
+    target.write_bytes(content + target.read_bytes() if file == "opsbook.yaml" else content)
+    for args in (["check", "env", "-e", "local"], ["run", "r", "-e", "local"]):
+        done = run_cli(*args, cwd=tmp_path)
+        out = done.stdout + done.stderr
+        assert done.returncode == 2, out
+        assert message in out and "Traceback" not in out
+    assert not (tmp_path / "ran.txt").exists()

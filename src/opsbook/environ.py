@@ -18,6 +18,7 @@ configuration and is shown; ``vars`` are plain configuration, checked in.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Literal
 
 from dotenv import dotenv_values
 
-from opsbook.errors import UsageError
+from opsbook.errors import Problem, SpecError, UsageError
 from opsbook.masking import MIN_DECLARED_SECRET as MIN
 from opsbook.secretnames import is_secret
 from opsbook.spec.loader import LoadedSpec
@@ -74,9 +75,20 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def read_env_file(path: Path) -> dict[str, str]:
-    """Parse a dotenv file (python-dotenv); variables without a value read as empty."""
-    return {k: (v if v is not None else "") for k, v in dotenv_values(path).items()}
+def read_env_file(path: Path, shown: str | None = None) -> dict[str, str]:
+    """Parse a dotenv file (python-dotenv); variables without a value read as empty. A file
+    that is not UTF-8 text, or holds a NUL byte (which no command can receive in its
+    environment), is a SpecError at its line (``shown``: the name the error gives the file)."""
+    from opsbook.utf8 import decode_file
+
+    shown = shown or str(path)
+    text = decode_file(path.read_bytes(), shown)
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        message = "holds a NUL byte, which no command can receive; remove it"
+        raise SpecError([Problem(shown, line, "", message)])
+    values = dotenv_values(stream=io.StringIO(text))
+    return {k: (v if v is not None else "") for k, v in values.items()}
 
 
 def get_environment(loaded: LoadedSpec, name: str) -> Environment:
@@ -106,7 +118,7 @@ def resolve(
         path = (loaded.root / environment.env_file).resolve()
         eff.env_file = path
         if path.is_file():
-            for var, value in read_env_file(path).items():
+            for var, value in read_env_file(path, environment.env_file).items():
                 eff.values[var], eff.sources[var] = value, "env_file"
                 if is_secret(var, value):
                     eff.secret_names.add(var)

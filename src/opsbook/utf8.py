@@ -32,3 +32,19 @@ def is_text(value: Any) -> bool:
     except (ValueError, RecursionError):  # a value json.loads made always dumps back
         return False
     return True
+
+
+def decode_file(data: bytes, file: str) -> str:
+    """A file's bytes as text; a SpecError at the line and column of the first byte that is not
+    UTF-8 (a file saved as Latin-1 or UTF-16, a binary file), never a traceback."""
+    from opsbook.errors import Problem, SpecError
+
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = data[: err.start]
+        line = before.count(b"\n") + 1
+        column = err.start - (before.rfind(b"\n") + 1) + 1
+        byte = data[err.start]
+        message = f"not UTF-8 text (byte 0x{byte:02x} at column {column}); save it as UTF-8"
+        raise SpecError([Problem(file, line, "", message)]) from None

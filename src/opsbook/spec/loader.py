@@ -20,6 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from opsbook.errors import Problem, SpecError, SpecNotFound
 from opsbook.spec import fastyaml, limits
 from opsbook.spec.models import COMMON_STEP_FIELDS, Spec, Step, full_spec_model, validate_spec
+from opsbook.utf8 import decode_file
 
 FILENAME = "opsbook.yaml"
 PARTIAL_SECTIONS = ["sources", "metrics", "alerts", "slos"]
@@ -155,7 +156,7 @@ def load_spec(path: Path | str | None = None) -> LoadedSpec:
     spec_path = Path(path) if path is not None else find_spec()
     file = display_name(spec_path)
     try:
-        text = spec_path.read_text(encoding="utf-8")
+        text = decode_file(spec_path.read_bytes(), file)
     except FileNotFoundError:
         if path is not None and spec_path.name != FILENAME and spec_path.is_dir():
             return load_spec(spec_path / FILENAME)
@@ -164,7 +165,7 @@ def load_spec(path: Path | str | None = None) -> LoadedSpec:
         ) from None
     except IsADirectoryError:
         return load_spec(spec_path / FILENAME)
-    except (OSError, UnicodeDecodeError) as err:
+    except OSError as err:
         raise SpecError([Problem(file, 1, "", f"cannot read: {err}")]) from None
     return validate_text(text, file, spec_path)
 
