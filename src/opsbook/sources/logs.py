@@ -97,7 +97,7 @@ class LogsSource(SourceKind):
             columns = _columns(b"".join(_head(f) for f in kept[:3]), config.time)
             table = _reader([str(f) for f in kept], columns)
         else:
-            data = _window_data(ctx, config, files, first, last)
+            data = _utf8(_window_data(ctx, config, files, first, last))
             columns = _columns(data, config.time)
             table = _load_window(con, data, columns)
         if table is None:
@@ -144,6 +144,17 @@ def _window_data(
     if tail is not None:
         return tail.window(files, first, last)
     return b"".join(_window_bytes(f, config.time, first, last) for f in files)
+
+
+def _utf8(data: bytes) -> bytes:
+    """The window's lines with any byte that is not UTF-8 replaced by U+FFFD: DuckDB skips a
+    line holding one (as it skips a line that is not JSON), so a 500 whose message carries a
+    Latin-1 byte would not be counted."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "replace").encode("utf-8")
+    return data
 
 
 def _group_series(
@@ -362,8 +373,8 @@ def _files(ctx: SourceContext, config: LogsConfig) -> list[Path]:
 
 def line_time(line: bytes, field: str) -> float | None:
     """The time of one JSON log line in UNIX seconds, or None when it has none."""
-    try:
-        value = json.loads(line).get(field)
+    try:  # a byte that is not UTF-8 (a Latin-1 message) does not hide the line's time
+        value = json.loads(line.decode("utf-8", "replace")).get(field)
     except (ValueError, AttributeError):
         return None
     if isinstance(value, bool):
@@ -418,12 +429,25 @@ def seek_time(fh: Any, field: str, when: float) -> int:
             hi = mid
             continue
         fh.seek(start)
-        t = line_time(fh.readline(), field)
+        t = _next_time(fh, field)
         if t is not None and t < when:
             lo = mid + 1
         else:
             hi = mid
     return _line_start_after(fh, lo)
+
+
+def _next_time(fh: Any, field: str, lines: int = 1000) -> float | None:
+    """The time of the first line from here that has one (a line that is not JSON, or has no
+    time, says nothing about where the window is), looking at most ``lines`` lines ahead."""
+    for _ in range(lines):
+        line = fh.readline()
+        if not line:
+            return None
+        t = line_time(line, field)
+        if t is not None:
+            return t
+    return None
 
 
 def _line_start_after(fh: Any, pos: int) -> int:
