@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -141,7 +141,8 @@ def test_watch_fires_on_an_anomaly(project: Path, tmp_path: Path) -> None:
     spike = next(a for a in shown if a["alert"] == "error_spike")
     # watch's clock starts at --now and runs on: its tick is a few microseconds after it.
     assert spike["state"] == "firing"
-    assert spike["firing_since"] == pytest.approx(at("09:03").timestamp() + 30, abs=1)
+    since = datetime.fromisoformat(spike["firing_since"].replace("Z", "+00:00"))
+    assert since.timestamp() == pytest.approx(at("09:03").timestamp() + 30, abs=1)
 
 
 def test_each_label_set_has_its_own_band() -> None:

@@ -111,3 +111,50 @@ def test_init_on_an_existing_file_suggests_only_what_init_has(tmp_path: Path) ->
     done = run_cli("init", str(tmp_path))
     assert done.returncode == 2
     assert done.stderr.rstrip().endswith("pass --force to overwrite it")  # no -o: init has none
+
+
+MONITORED = """\
+version: 1
+project: m
+sources:
+  app: {logs: "logs/*.jsonl"}
+metrics:
+  errors: {from: app, over: 5m, value: "count(*) FILTER (WHERE status >= 500)"}
+alerts:
+  many_errors: {when: errors > 1, for: 1m, severity: critical}
+"""
+
+
+def _epoch_or_offset(value: object, where: str = "") -> list[str]:
+    """Where a JSON document holds a time as epoch seconds, or as ISO 8601 with +00:00."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _epoch_or_offset(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _epoch_or_offset(v, f"{where}[{i}]")]
+    if isinstance(value, int | float) and not isinstance(value, bool) and 1e9 < value < 4e9:
+        return [f"{where}={value}"]
+    if isinstance(value, str) and re.match(r"^\d{4}-\d\d-\d\dT.*[+-]\d\d:\d\d$", value):
+        return [f"{where}={value}"]
+    return []
+
+
+def test_monitoring_json_writes_times_in_iso_8601_utc(tmp_path: Path) -> None:
+    """`firing_since` was epoch seconds and `now`, `from`, `to` ended in +00:00."""
+    (tmp_path / "logs").mkdir()
+    lines = [{"ts": f"2026-11-30T09:00:{s:02d}Z", "status": 500} for s in range(5)]
+    (tmp_path / "logs" / "app.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    (tmp_path / "opsbook.yaml").write_text(MONITORED)
+    commands = [
+        ["monitor", "eval", "--now", "2026-11-30T09:01:00Z", "--json"],
+        ["monitor", "eval", "--now", "2026-11-30T09:02:30Z", "--json"],
+        ["monitor", "replay", "--from", "2026-11-30T09:00:00Z", "--to", "2026-11-30T09:04:00Z",
+         "--json"],
+        ["alerts", "--json"],
+    ]  # fmt: skip
+    for args in commands:
+        done = run_cli(*args, cwd=tmp_path)
+        assert done.returncode in (0, 1), done.stdout + done.stderr
+        document = json.loads(done.stdout)
+        assert _epoch_or_offset(document) == [], args
+    fired = json.loads(run_cli(*commands[1], cwd=tmp_path).stdout)["alerts"][0]
+    assert fired["state"] == "firing" and fired["firing_since"] == "2026-11-30T09:02:30Z"

@@ -53,7 +53,7 @@ def eval_(
 
         print_json(
             {
-                "now": when.isoformat(),
+                "now": when,
                 "metrics": {
                     n: {
                         "samples": [{"labels": s.labels, "value": s.value} for s in r.samples],
@@ -110,8 +110,8 @@ def replay_(
 
         print_json(
             {
-                "from": result.start.isoformat(),
-                "to": result.end.isoformat(),
+                "from": result.start,
+                "to": result.end,
                 "evaluations": result.steps,
                 "errors": result.errors,
                 "transitions": [transition_dict(t) for t in result.transitions],
@@ -376,7 +376,7 @@ def test_alerts(
     if json:
         from opsbook.console import print_json
 
-        print_json([{**o.__dict__, "at": o.at.isoformat()} for o in outcomes])
+        print_json([dict(o.__dict__) for o in outcomes])
     else:
         from opsbook.console.monitor import show_alert_tests
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from opsbook.incidents import escalation, paging
 from opsbook.incidents.service import Incident, from_row
 from opsbook.incidents.states import ACTIVE, IncidentEvent
+from opsbook.isotime import iso8601
 from opsbook.spec.loader import LoadedSpec
 from opsbook.spec.models import Spec
 from opsbook.store import Store
@@ -195,7 +196,7 @@ def tick(store: Store, loaded: LoadedSpec, now: dt.datetime, *, owner: str) -> T
     report.schedules = [
         {
             "schedule": s.schedule,
-            "due_at": s.due_at.isoformat(),
+            "due_at": iso8601(s.due_at.timestamp()),
             "run": s.run_id or "",
             "outcome": s.outcome,
         }
