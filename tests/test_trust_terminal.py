@@ -68,3 +68,28 @@ def test_the_live_table_shows_a_steps_last_line_without_its_sequences(tmp_path: 
     assert "ABC title" in screen  # the tail was drawn (the command's text says \101\102\103)
     for sequence in ("\x1b]0;", "\x1b]52;", "\x9b", "\x07"):
         assert sequence not in screen, sequence
+
+
+def test_what_others_typed_is_shown_without_its_sequences(tmp_path: Path) -> None:
+    """An alert's labels and annotations come from whoever posts to the intake; `opsbook
+    alerts` shows them, in a table, with the console's escape() that every value goes through."""
+    from datetime import UTC, datetime
+
+    from opsbook.notify.intake import receive_alerts
+    from opsbook.spec.loader import load_spec
+    from opsbook.store import open_store
+
+    (tmp_path / "opsbook.yaml").write_text("version: 1\nproject: p\n")
+    store = open_store(root=tmp_path)
+    try:
+        hostile = "db \x1b]0;owned\x07down \x1b[2J\x9b1A[bold]now[/bold]"
+        alert = {"labels": {"alertname": "DbDown", "where": hostile}, "annotations": {}}
+        alert["annotations"]["summary"] = hostile
+        now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+        assert receive_alerts(store, load_spec(tmp_path / "opsbook.yaml"), [alert], now) == 1
+    finally:
+        store.close()
+    shown = run_cli("alerts", cwd=tmp_path, env={"COLUMNS": "300"})
+    assert shown.returncode in (0, 1), shown.stdout + shown.stderr
+    assert "db down 1A[bold]now[/bold]" in shown.stdout, shown.stdout
+    assert not any(c in shown.stdout for c in "\x1b\x07\x9b")

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
+
+    from opsbook.console.untrusted import escape
 
     out: Console
     err: Console
@@ -55,7 +56,7 @@ def __getattr__(name: str) -> Any:
         globals()[name] = console
         return console
     if name == "escape":
-        from rich.markup import escape
+        from opsbook.console.untrusted import escape
 
         return escape
     if name == "Table":
@@ -102,7 +103,7 @@ def escape_text(text: str) -> str:
     """``text`` safe inside markup given to :func:`line` (Rich loads only for a terminal)."""
     if not (sys.stdout.isatty() or sys.stderr.isatty()):
         return text  # never used as markup then
-    from rich.markup import escape
+    from opsbook.console.untrusted import escape
 
     return escape(text)
 

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from opsbook.console import err, out
-from opsbook.console.untrusted import colored
+from opsbook.console.untrusted import colored, escape
 from opsbook.engine.states import RunStatus
 from opsbook.spec.durations import format_duration
 from opsbook.store.audit import Release, RunSummary

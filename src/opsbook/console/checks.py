@@ -7,7 +7,6 @@ can print a secret; the tests plant secrets and grep every output for them.
 from __future__ import annotations
 
 from rich import box
-from rich.markup import escape
 
 from opsbook.checks.contract import EnvReport
 from opsbook.checks.dotenv_example import DotenvExampleReport
@@ -16,6 +15,7 @@ from opsbook.checks.findings import Finding, Report
 from opsbook.checks.secrets import SecretsReport
 from opsbook.checks.suite import AllReport
 from opsbook.console import Table, out
+from opsbook.console.untrusted import escape
 
 STYLE = {"error": "red", "warning": "yellow", "info": "dim"}
 

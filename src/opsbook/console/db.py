@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.markup import escape
 from rich.table import Table
 
 from opsbook.console import err, out
+from opsbook.console.untrusted import escape
 from opsbook.db.lint import LintReport
 from opsbook.db.migrate import MigrateResult
 from opsbook.db.rls import RlsReport

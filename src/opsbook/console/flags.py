@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rich.markup import escape
 from rich.table import Table
 
 from opsbook.console import out
 from opsbook.console.audit import when
+from opsbook.console.untrusted import escape
 from opsbook.flags.service import Change, FlagView
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.markup import escape
-
 from opsbook.console import out, print_json
+from opsbook.console.untrusted import escape
 from opsbook.importer import ImportResult, MonitorImport, specfiles
 from opsbook.importer.init import InitResult
 from opsbook.importer.report import summary

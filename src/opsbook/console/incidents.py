@@ -6,9 +6,8 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rich.markup import escape
-
 from opsbook.console import out, print_json
+from opsbook.console.untrusted import escape
 from opsbook.incidents.display import zone_name
 from opsbook.incidents.drill import Drill
 from opsbook.incidents.handoff import Report

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rich.markup import escape
-
 from opsbook.console import Table, out
+from opsbook.console.untrusted import escape
 from opsbook.monitor.alert_tests import Outcome
 from opsbook.monitor.evaluate import AlertStatus, Evaluation, Transition
 from opsbook.monitor.metrics import Reading

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.table import Table
 
 from opsbook.console import out, warn
+from opsbook.console.untrusted import escape
 from opsbook.plan import Plan
 from opsbook.spec.durations import format_duration
 

@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.live import Live
-from rich.markup import escape
 from rich.prompt import Prompt
 from rich.text import Text
 
 from opsbook.console import Table, err, is_terminal, out, print_json_line
-from opsbook.console.untrusted import colored, printable
+from opsbook.console.untrusted import colored, escape, printable
 from opsbook.engine.observe import RunEvent
 from opsbook.engine.runner import Outcome
 from opsbook.engine.states import EventType, RunStatus

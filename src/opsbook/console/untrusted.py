@@ -1,4 +1,5 @@
-"""Text a command printed, shown without letting it drive the terminal.
+"""Text from others (a command's output, a title, a note), shown without letting it drive the
+terminal.
 
 A step's output (and the log ``opsbook show`` keeps of it) can hold escape sequences that move
 the cursor over opsbook's own lines, set the window title or write the clipboard (OSC 52).
@@ -20,6 +21,20 @@ _CONTROLS = re.compile(
     r"|[\x00-\x08\x0a-\x1f\x7f-\x9f]"
 )
 _SGR = re.compile(r"\x1b\[[0-9;:]*m")
+# The same, but newlines and tabs stay: messages and notes may have several lines.
+_CONTROLS_IN_TEXT = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_]?)"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]"
+)
+
+
+def escape(text: str) -> str:
+    """``text`` for Rich markup: its ``[`` escaped, and its escape sequences and control
+    characters (but newline and tab) removed. Every value the console shows goes through it:
+    an incident's title, a note, an alert's annotation are typed by someone else."""
+    from rich.markup import escape as markup_escape
+
+    return markup_escape(_CONTROLS_IN_TEXT.sub("", text))
 
 
 def printable(line: str) -> str:

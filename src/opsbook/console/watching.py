@@ -7,9 +7,8 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 
-from rich.markup import escape
-
 from opsbook.console import out
+from opsbook.console.untrusted import escape
 from opsbook.monitor.ticks import TickResult
 
 
