@@ -157,6 +157,24 @@ def test_a_folder_left_by_a_crash_with_its_reaper_is_removed_when_the_run_resume
     assert list(Path(tempfile.gettempdir()).glob(f"opsbook-{run_id}-*")) == []
 
 
+def test_a_folder_left_after_the_runs_last_commit_is_removed_by_a_resume(
+    tmp_path: Path, store_url: str
+) -> None:
+    """A kill of opsbook and its reaper between the run's last commit and the folder's removal
+    (the suite's random kills hit it): the run is finished, so nothing executes it again. The
+    resume that finds it finished removes the folder."""
+    root = project(tmp_path, "version: 1\nproject: t\nenvironments: {local: {}}\n"
+                   "runbooks:\n  q:\n    steps:\n      - {id: a, run: 'true'}\n")  # fmt: skip
+    done = cli(root, store_url, "run", "q", "--env", "local")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id = only_run(store_url).id
+    left = Path(tempfile.mkdtemp(prefix=f"opsbook-{run_id}-"))
+    (left / "a.1.out").write_text("TOKEN=raw-value\n")
+    resumed = cli(root, store_url, "resume", run_id)
+    assert resumed.returncode == 2 and "already finished (succeeded)" in resumed.stderr
+    assert not left.exists()
+
+
 @pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
 def test_a_step_group_is_killed_when_recording_it_fails_or_a_signal_lands_then(
     tmp_path: Path, error: type[BaseException]

@@ -126,14 +126,21 @@ def run_folder(run_id: str) -> Path:
     the reaper. Folders of the same run left by an executor that died with its reaper (a
     power cut, ``kill -9`` of both) are removed first: whoever executes the run now holds its
     lease, so no live executor of it still writes there. Only this user's folders are touched."""
+    remove_run_folders(run_id)
+    folder = Path(tempfile.mkdtemp(prefix=f"opsbook-{run_id}-"))
+    own_folder(folder)  # removed by the reaper should this process be killed
+    return folder
+
+
+def remove_run_folders(run_id: str) -> None:
+    """Remove this user's folders of ``run_id``: before a new executor of the run makes its own,
+    and when ``resume`` finds the run finished (killed with its reaper after its last commit,
+    an executor leaves its folder to whoever looks at the run next)."""
     temp = Path(tempfile.gettempdir())
     for stale in temp.glob(f"opsbook-{glob.escape(run_id)}-*"):
         with contextlib.suppress(OSError):
             if stale.is_dir() and not stale.is_symlink() and stale.stat().st_uid == os.getuid():
                 shutil.rmtree(stale, ignore_errors=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"opsbook-{run_id}-"))
-    own_folder(folder)  # removed by the reaper should this process be killed
-    return folder
 
 
 def release_folder(path: Path) -> None:

@@ -193,6 +193,7 @@ def resume_run(
     with store.begin() as conn:
         run = q.get_run(conn, run_id)
         if run.status in FINISHED:
+            proclife.remove_run_folders(run_id)  # a kill after the last commit left it
             raise InvalidState(f"already finished ({run.status})", run=run_id)
         if run.status == RunStatus.NEEDS_ATTENTION:
             raise InvalidState(
