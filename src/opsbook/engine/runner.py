@@ -953,6 +953,9 @@ class Executor:
     # ----- endings -------------------------------------------------------------------------
 
     def _finish(self, status: RunStatus, message: str, summary: dict[str, Any]) -> Outcome:
+        # Every step and rollback is done: the folder goes before the run is recorded finished,
+        # so a kill between the two leaves it to the resume that runs the run on, not to nobody.
+        shutil.rmtree(self.workdir, ignore_errors=True)
         now = time.time()
         message = self.masker(message)
         with self.txn(now) as conn:
