@@ -1,9 +1,11 @@
 """The durable outbox with a real webhook receiver on 127.0.0.1 and two `opsbook watch`
 processes sharing one PostgreSQL store.
 
-The receiver is down (nothing listens on its port) for the first 60 seconds while alerts fire
-and resolve; when it comes back it gets every notification, in the order they were queued, and
-none twice.
+The receiver is down (nothing listens on its port) while alerts fire and resolve; when it comes
+back it gets every notification, in the order they were queued, and none twice. The suite runs a
+5 s outage; the 60 s outage the outbox was built for is a soak test (marker ``soak``), which
+`./scripts/test` leaves out and `.ci/run` runs after the suite: no test in the suite may take
+more than 30 s.
 """
 
 from __future__ import annotations
@@ -21,8 +23,6 @@ import forked
 from notify_support import Receiver
 from opsbook.notify.payload import AlertItem, go_time, webhook_message
 from web_support import free_port, wait_until
-
-DOWN_FOR = 60.0
 
 PROJECT = """\
 version: 1
@@ -77,9 +77,16 @@ def _outbox(store_url: str) -> list[tuple[int, str, str | None]]:
 
 @pytest.mark.postgres
 @pytest.mark.slow
-@pytest.mark.timeout(240)  # the issue's contract: the receiver is really down for 60 s
-def test_a_receiver_down_for_60s_gets_every_notification_in_order_once(
-    tmp_path: Path, fresh_pg_url: str
+@pytest.mark.parametrize(
+    "down_for",
+    [
+        pytest.param(5.0, id="5s"),
+        # The outbox's contract: the receiver is really down for 60 s.
+        pytest.param(60.0, id="60s", marks=[pytest.mark.soak, pytest.mark.timeout(240)]),
+    ],
+)
+def test_a_receiver_that_was_down_gets_every_notification_in_order_once(
+    tmp_path: Path, fresh_pg_url: str, down_for: float
 ) -> None:
     names = ["a1", "a2", "a3", "a4"]
     receiver = Receiver(free_port())
@@ -103,7 +110,7 @@ def test_a_receiver_down_for_60s_gets_every_notification_in_order_once(
             what="resolutions queued",
         )
         assert receiver.received() == []
-        time.sleep(max(DOWN_FOR - (time.monotonic() - started), 0))  # the outage itself
+        time.sleep(max(down_for - (time.monotonic() - started), 0))  # the outage itself
         assert all(sent is None for _, _, sent in _outbox(fresh_pg_url))
         receiver.start()
         queued = _outbox(fresh_pg_url)
