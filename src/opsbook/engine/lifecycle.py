@@ -23,7 +23,8 @@ from opsbook.approvals.signing import Statement
 from opsbook.engine import identity, states
 from opsbook.engine.lease import lease_seconds
 from opsbook.engine.observe import Observer, RunEvent, ignore
-from opsbook.engine.runner import Ask, Executor, Outcome, Setup
+from opsbook.engine.runner import Executor, Outcome
+from opsbook.engine.setup import Ask, Setup
 from opsbook.engine.states import ACTIVE, DONE, FINISHED, EventType, Halt, RunStatus, StepStatus
 from opsbook.errors import (
     InvalidState,

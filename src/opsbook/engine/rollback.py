@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from opsbook.engine.attempts import StepHost
 from opsbook.engine.output import CappedOutput
 from opsbook.engine.states import EventType, Phase, StepStatus
 from opsbook.errors import OpsbookError
@@ -27,9 +28,7 @@ from opsbook.store import integrity
 from opsbook.store import runs as q
 
 if TYPE_CHECKING:
-    from opsbook.masking import Masker
     from opsbook.spec.loader import LoadedSpec
-    from opsbook.steps.base import StepContext
 
 
 class StepRecord(Protocol):
@@ -40,14 +39,11 @@ class StepRecord(Protocol):
     finished_at: float | None
 
 
-class Undoer(Protocol):
+class Undoer(StepHost, Protocol):
     """What a rollback needs from the executor holding the run (the executor is one)."""
 
-    run_id: str
     order: list[str]
     by_id: dict[str, Step]
-    masker: Masker
-    workdir: Path
     rollback_cancel: threading.Event
     """Set when the lease is lost or an operator aborts: stops the rollback command in flight."""
 
@@ -60,18 +56,6 @@ class Undoer(Protocol):
     @property
     def operator(self) -> str: ...
     def txn(self, now: float | None = None) -> AbstractContextManager[Any]: ...
-    def emit(self, type_: EventType, sid: str | None, **data: Any) -> None: ...
-    def renderer(self) -> Callable[[str], str]: ...
-    def process_env(self, step: Step, render: Callable[[str], str]) -> dict[str, str]: ...
-    def logger(self, sid: str, output: CappedOutput) -> Callable[[str], None]: ...
-    def step_context(
-        self,
-        step: Step,
-        attempt: int,
-        env: dict[str, str],
-        render: Callable[[str], str],
-        output: CappedOutput,
-    ) -> StepContext: ...
 
 
 def undo(ex: Undoer) -> dict[str, Any]:

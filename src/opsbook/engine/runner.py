@@ -11,6 +11,11 @@ Order of work for a run this process has just leased:
    kept), or stop when the lease was lost.
 
 Every write is one transaction that starts with :func:`opsbook.store.runs.fence`.
+
+The executor holds the run and its endings; its parts each work against a small protocol it
+satisfies: :mod:`~opsbook.engine.frontier` (which steps are ready), :mod:`~opsbook.engine.attempts`
+(one step's attempts), :mod:`~opsbook.engine.gates` (questions for a human),
+:mod:`~opsbook.engine.rollback`, :mod:`~opsbook.engine.checkpoint` and :mod:`~opsbook.engine.lease`.
 """
 
 from __future__ import annotations
@@ -27,34 +32,28 @@ from pathlib import Path
 from typing import Any
 
 from opsbook import environ, proclife
-from opsbook.approvals import policy as approval_policy
 from opsbook.engine import rollback
+from opsbook.engine.attempts import LOST, Attempts
 from opsbook.engine.checkpoint import Checkpoints, Fenced
+from opsbook.engine.frontier import Frontier
+from opsbook.engine.gates import Gates, asks_humans
 from opsbook.engine.lease import Heartbeat
-from opsbook.engine.observe import Observer, RunEvent
+from opsbook.engine.observe import RunEvent
 from opsbook.engine.output import CappedOutput
-from opsbook.engine.states import DONE, EventType, Halt, Phase, RunStatus, StepStatus
-from opsbook.errors import ExpressionError, LeaseLost, OpsbookError, StateMoved
+from opsbook.engine.setup import Setup
+from opsbook.engine.states import DONE, EventType, Halt, RunStatus, StepState, StepStatus
+from opsbook.errors import ExpressionError, LeaseLost, StateMoved
 from opsbook.masking import Masker
-from opsbook.plan import confirm_items, expression_context
+from opsbook.plan import expression_context
 from opsbook.spec import expressions as ex
 from opsbook.spec.loader import LoadedSpec
-from opsbook.spec.models import Runbook, Step
-from opsbook.spec.validate import dependencies
-from opsbook.steps.base import Decision, StepContext, StepResult
+from opsbook.spec.models import Step
+from opsbook.steps.base import StepContext
 from opsbook.steps.registry import get_kind
-from opsbook.store import Store, integrity, processes
 from opsbook.store import events as chain
 from opsbook.store import runs as q
 
 CONCURRENCY_ENV = "OPSBOOK_CONCURRENCY"
-LOST = (
-    "another process took this run over (this one's lease expired or was taken);"
-    " this process stopped its steps and wrote nothing more"
-)
-
-Ask = Callable[[str, list[str], dict[str, Any]], Decision]
-"""Asks a person about a gate: (step id, items, evidence) → decision."""
 
 
 @dataclass
@@ -68,54 +67,6 @@ class Outcome:
     waiting_on: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, kw_only=True)
-class _AttemptEnd:
-    """How one attempt ended, as recorded (secrets masked)."""
-
-    step_id: str
-    attempt: int
-    at: float
-    attempt_status: StepStatus
-    step_status: StepStatus
-    event: EventType
-    message: str
-    exit_code: int | None
-    outputs: dict[str, str]
-    record: dict[str, Any]
-    final: bool
-    paused: bool
-
-
-@dataclass
-class StepState:
-    status: StepStatus
-    attempts: int = 0
-    outputs: dict[str, str] = field(default_factory=dict)
-    result: dict[str, Any] = field(default_factory=dict)
-    finished_at: float | None = None
-    wake_at: float | None = None
-
-
-@dataclass(kw_only=True)
-class Setup:
-    """Everything an executor needs; built by :mod:`opsbook.engine.lifecycle`."""
-
-    store: Store
-    run: Any
-    """The run row as leased."""
-    loaded: LoadedSpec
-    runbook: Runbook
-    effective: environ.Effective
-    params: dict[str, str]
-    owner: str
-    operator: str
-    observer: Observer
-    yes: bool = False
-    ask: Ask | None = None
-    pause_waits_over: float | None = None
-    """Waits with more time left than this pause the run (workers); None waits in-process."""
-
-
 class Executor:
     """Runs one leased run to its next stopping point. Not reusable."""
 
@@ -127,17 +78,10 @@ class Executor:
         self.run_id: str = setup.run.id
         self.store = setup.store
         self.masker = Masker(setup.effective.secrets)
-        self.deps = dependencies(setup.runbook)
         self.order = [step.id for step in setup.runbook.steps]
         self.by_id = {step.id: step for step in setup.runbook.steps}
-        self.position = {sid: i for i, sid in enumerate(self.order)}
-        self.dependents: dict[str, list[str]] = {sid: [] for sid in self.order}
-        for sid, needs in self.deps.items():
-            for need in needs:
-                self.dependents[need].append(sid)
-        self.unmet: dict[str, int] = {}
-        self.frontier: set[str] = set()
         self.state: dict[str, StepState] = {}
+        self.frontier = Frontier(setup.runbook, self.state)
         self._base_env: dict[str, str] | None = None
         self.lease = Heartbeat(
             store=self.store,
@@ -152,9 +96,10 @@ class Executor:
             store=self.store, run_id=self.run_id, owner=setup.owner, lost=self.lost
         )
         self.contexts: dict[str, StepContext] = {}
-        self.ask_lock = threading.Lock()
         self.rollback_cancel = threading.Event()
         """Set with the steps' cancel events: stops the rollback command in flight."""
+        self.gates = Gates(self)
+        self.attempts = Attempts(self)
 
     @property
     def loaded(self) -> LoadedSpec:
@@ -279,7 +224,7 @@ class Executor:
             elif st.status in (StepStatus.RUNNING, StepStatus.INTERRUPTED):
                 step = self.by_id[sid]
                 if get_kind(step.kind).safe_to_rerun or step.idempotent:
-                    self._reap(sid)
+                    self.attempts.reap(sid)
                     why = (
                         "idempotent" if step.idempotent else f"{step.kind} steps are safe to rerun"
                     )
@@ -333,17 +278,13 @@ class Executor:
     def _schedule(self) -> str | None:
         """Run steps until none can start; returns the failure that stops the run, if any."""
         concurrency = max(1, int(os.environ.get(CONCURRENCY_ENV, "4")))
-        # Dependency counting keeps each scheduling decision O(dependents), not O(steps).
-        self.unmet = {
-            sid: sum(1 for d in self.deps[sid] if not self._dep_done(d)) for sid in self.order
-        }
-        self.frontier = {sid for sid in self.order if self.unmet[sid] == 0}
+        self.frontier.start()
         failure: str | None = None
         running: dict[Future[StepState], str] = {}
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             while True:
                 if failure is None and not self.lost.is_set() and not self.abort.is_set():
-                    for sid in self._ready(running.values()):
+                    for sid in self.frontier.ready(running.values()):
                         if len(running) >= concurrency:
                             break
                         step = self.by_id[sid]
@@ -351,7 +292,7 @@ class Executor:
                             will_run = self._condition(step)
                         except ExpressionError as err:  # fails the step, as any failure does
                             failure = failure or self._condition_failed(step, err)
-                            self._mark_done(sid)
+                            self.frontier.ended(sid)
                             break
                         if not will_run:
                             self._set_step(
@@ -361,16 +302,16 @@ class Executor:
                                 condition=step.if_ or "",
                                 finished_at=time.time(),
                             )
-                            self._mark_done(sid)
+                            self.frontier.ended(sid)
                             continue
-                        if not running and len(self.frontier) == 1:
+                        if not running and self.frontier.lone():
                             # A lone ready step runs in this thread: a sequential runbook pays
                             # no thread hand-off per step.
-                            run_here = functools.partial(self._run_step, inline=True)
+                            run_here = functools.partial(self.attempts.run, inline=True)
                             running[_inline(run_here, step)] = sid
                             break
-                        running[pool.submit(self._run_step, step)] = sid
-                    if not running and self._ready(()):
+                        running[pool.submit(self.attempts.run, step)] = sid
+                    if not running and self.frontier.ready(()):
                         continue  # skipping made more steps ready
                 if not running:
                     return failure
@@ -383,61 +324,16 @@ class Executor:
                         self._cancel_all()
                         self.lost.set()
                         continue
-                    self._mark_done(sid)
+                    self.frontier.ended(sid)
                     step = self.by_id[sid]
                     stops = st.status == StepStatus.FAILED and not step.continue_on_error
                     if stops and failure is None:
                         failure = f"step {sid} failed: {st.result.get('message', '')}".rstrip(": ")
 
-    def _ready(self, running: Any) -> list[str]:
-        busy = set(running)
-        self.frontier = {
-            sid for sid in self.frontier if self.state[sid].status == StepStatus.PENDING
-        }
-        return sorted(
-            (sid for sid in self.frontier if sid not in busy), key=self.position.__getitem__
-        )
-
-    def _mark_done(self, sid: str) -> None:
-        if not self._dep_done(sid):
-            return
-        for child in self.dependents[sid]:
-            self.unmet[child] -= 1
-            if self.unmet[child] == 0:
-                self.frontier.add(child)
-
-    def _dep_done(self, sid: str) -> bool:
-        st = self.state[sid]
-        if st.status in DONE:
-            return True
-        return st.status == StepStatus.FAILED and self.by_id[sid].continue_on_error
-
     def _condition(self, step: Step) -> bool:
         if step.if_ is None:
             return True
         return ex.condition(step.if_, self._context())
-
-    def _record_process(self, sid: str, attempt: int, pgid: int) -> None:
-        """Where the attempt's processes run, so a later run can kill what a crash left."""
-        with self.txn() as conn:
-            q.finish_attempt(
-                conn,
-                self.run_id,
-                sid,
-                Phase.EXECUTE,
-                attempt,
-                pgid=pgid,
-                host=proclife.host(),
-                boot_id=proclife.boot_id(),
-            )
-
-    def _reap(self, sid: str) -> None:
-        """Kill what is left of a crashed attempt of ``sid`` before it runs again."""
-        with self.store.begin() as conn:
-            last = processes.last_attempt(conn, self.run_id, sid)
-        done = proclife.kill_stale(last, self.run_id) if last is not None else None
-        if done:
-            self.emit(EventType.STEP_REAPED, sid, message=done)
 
     def _condition_failed(self, step: Step, err: ExpressionError) -> str:
         message = self.masker(f"if: {err}")
@@ -488,87 +384,6 @@ class Executor:
             steps=steps,
         )
 
-    # ----- one step ------------------------------------------------------------------------
-
-    def _run_step(self, step: Step, *, inline: bool = False) -> StepState:
-        kind = get_kind(step.kind)
-        st = self.state[step.id]
-        render = self.renderer()
-
-        irreversible = kind.is_irreversible(
-            step.config, step, self.s.loaded.root, self.s.loaded.spec
-        )
-        if step.confirm and not self._confirmed(step, render):
-            return st
-        env = self.process_env(step, render)
-        delay = float(step.retry.delay)
-        for n in range(step.retry.attempts):
-            attempt = st.attempts + 1
-            output = CappedOutput()
-            ctx = self._attempt_context(step, attempt, env, render, output)
-            self._start_attempt(step, attempt, kind.describe(step.config, self._masked(render)))
-            started = time.time()
-            result = self._execute_kind(step, ctx)
-            if ctx.cancelled.is_set() and (self.lost.is_set()):
-                raise LeaseLost(LOST, run=self.run_id)
-            last = result.ok or result.paused or n == step.retry.attempts - 1
-            last = last or self.abort.is_set()
-            self._finish_attempt(
-                step,
-                attempt,
-                result,
-                output,
-                started=started,
-                final=last,
-                irreversible=irreversible or result.irreversible,
-                defer=inline and result.ok,
-            )
-            if last:
-                break
-            wait_for = delay * (step.retry.backoff**n)
-            self.emit(
-                EventType.STEP_RETRY,
-                step.id,
-                attempt=attempt,
-                delay=wait_for,
-                message=self.masker(result.message),
-            )
-            if wait_for and ctx.cancelled.wait(wait_for):
-                break
-        return st
-
-    def _attempt_context(
-        self,
-        step: Step,
-        attempt: int,
-        env: dict[str, str],
-        render: Callable[[str], str],
-        output: CappedOutput,
-    ) -> StepContext:
-        out_file = self.workdir / f"{step.id}.{attempt}.out"
-        env["OPSBOOK_OUTPUT"] = str(out_file)
-        ctx = self.step_context(step, attempt, env, render, output)
-        ctx.output_file = out_file
-        ctx.decide = functools.partial(self._decide, step.id)
-        ctx.deadline = functools.partial(self._deadline, step.id)
-        ctx.pause_waits_over = self.s.pause_waits_over
-        ctx.extra["on_spawn"] = functools.partial(self._record_process, step.id, attempt)
-        return ctx
-
-    def _execute_kind(self, step: Step, ctx: StepContext) -> StepResult:
-        """The kind's one attempt; any error but a lost lease fails the step, not the run."""
-        self.contexts[step.id] = ctx
-        try:
-            return get_kind(step.kind).execute(ctx, step.config)
-        except LeaseLost:
-            raise
-        except OpsbookError as err:
-            return StepResult(ok=False, message=str(err))
-        except Exception as err:  # a kind's bug must fail the step, not the executor
-            return StepResult(ok=False, message=f"{type(err).__name__}: {err}")
-        finally:
-            self.contexts.pop(step.id, None)
-
     def step_context(
         self,
         step: Step,
@@ -597,11 +412,6 @@ class Executor:
             store=self.store,
         )
 
-    def _asks(self, sid: str) -> bool:
-        """Whether a paused step waits for a human (a gate, a confirmation, a kind's question)."""
-        step = self.by_id[sid]
-        return get_kind(step.kind).asks_humans or bool(step.confirm)
-
     def _record_event(self, sid: str, type_: str, data: dict[str, Any]) -> None:
         with self.txn() as conn:
             chain.append(
@@ -616,9 +426,6 @@ class Executor:
     def _recorded(self, sid: str, type_: str) -> list[dict[str, Any]]:
         with self.store.begin() as conn:
             return chain.step_events(conn, self.run_id, sid, type_)
-
-    def _masked(self, render: Callable[[str], str]) -> Callable[[str], str]:
-        return lambda text: self.masker(render(text))
 
     def process_env(self, step: Step, render: Callable[[str], str]) -> dict[str, str]:
         if self._base_env is None:  # copying os.environ decodes every variable: once per run
@@ -640,277 +447,6 @@ class Executor:
             self.emit(EventType.STEP_OUTPUT, sid, line=masked)
 
         return log
-
-    def _start_attempt(self, step: Step, attempt: int, action: str) -> None:
-        now = time.time()
-        # The previous step's deferred end and this start append their events together.
-        txn = self.txn(now, batch=True)
-        with txn as conn:
-            values: dict[str, Any] = {"attempts": attempt, "owner": self.s.owner}
-            if self.state[step.id].attempts == 0:
-                values["started_at"] = now
-            q.step_transition(
-                conn,
-                self.run_id,
-                step.id,
-                from_={StepStatus.PENDING, StepStatus.RUNNING},
-                to=StepStatus.RUNNING,
-                **values,
-            )
-            q.insert_attempt(
-                conn,
-                run_id=self.run_id,
-                step_id=step.id,
-                phase=Phase.EXECUTE,
-                attempt=attempt,
-                status=StepStatus.RUNNING,
-                started_at=now,
-                owner=self.s.owner,
-            )
-            txn.events.append(
-                chain.NewEvent(
-                    EventType.STEP_STARTED,
-                    self.s.operator,
-                    self.run_id,
-                    step.id,
-                    {"attempt": attempt, "kind": step.kind, "action": action},
-                    now,
-                )
-            )
-        st = self.state[step.id]
-        st.status, st.attempts = StepStatus.RUNNING, attempt
-        self.emit(EventType.STEP_STARTED, step.id, attempt=attempt, kind=step.kind, action=action)
-
-    def _finish_attempt(
-        self,
-        step: Step,
-        attempt: int,
-        result: StepResult,
-        output: CappedOutput,
-        *,
-        started: float,
-        final: bool,
-        irreversible: bool,
-        defer: bool = False,
-    ) -> None:
-        """Record how an attempt went.
-
-        With ``defer`` (a step that succeeded in the scheduler's own thread) the writes join the
-        scheduler's very next transaction (the next step's start, a skip, or the run's end), so a
-        sequential runbook commits once per step boundary instead of twice. Nothing runs in
-        between: a crash there leaves the step ``running`` exactly as a crash a moment earlier.
-        """
-        end = self._attempt_end(step, attempt, result, final=final, irreversible=irreversible)
-        write = functools.partial(self._write_end, end, output.text())
-        if defer:
-            self.checkpoints.defer(write)
-        else:
-            txn = self.txn(end.at)
-            with txn as conn:
-                write(conn, txn.events)
-        st = self.state[step.id]
-        st.status = end.step_status
-        if final:
-            st.outputs, st.result = end.outputs, end.record
-            st.finished_at = None if result.paused else end.at
-        self.emit(
-            end.event,
-            step.id,
-            attempt=attempt,
-            duration=end.at - started,
-            message=end.message,
-            exit_code=result.exit_code,
-            tail=output.tail(5),
-            continue_on_error=step.continue_on_error,
-        )
-
-    def _attempt_end(
-        self, step: Step, attempt: int, result: StepResult, *, final: bool, irreversible: bool
-    ) -> _AttemptEnd:
-        """What an attempt's end records (masked): statuses, outputs, result and event."""
-        if result.paused:
-            attempt_status = step_status = StepStatus.WAITING
-            event = EventType.GATE_WAITING if self._asks(step.id) else EventType.STEP_PAUSED
-        else:
-            attempt_status = StepStatus.SUCCEEDED if result.ok else StepStatus.FAILED
-            step_status = attempt_status if final else StepStatus.RUNNING
-            event = _ATTEMPT_EVENT[attempt_status] if final else EventType.STEP_ATTEMPT_FAILED
-        message = self.masker(result.message)
-        return _AttemptEnd(
-            step_id=step.id,
-            attempt=attempt,
-            at=time.time(),
-            attempt_status=attempt_status,
-            step_status=step_status,
-            event=event,
-            message=message,
-            exit_code=result.exit_code,
-            outputs={k: self.masker(v) for k, v in result.outputs.items()},
-            record={
-                "message": message,
-                "exit_code": result.exit_code,
-                "irreversible": irreversible and result.ok,
-                "data": self.masker.mask_data(result.data),
-            },
-            final=final,
-            paused=result.paused,
-        )
-
-    def _write_end(
-        self, end: _AttemptEnd, output: str, conn: Any, events: list[chain.NewEvent]
-    ) -> None:
-        q.finish_attempt(
-            conn,
-            self.run_id,
-            end.step_id,
-            Phase.EXECUTE,
-            end.attempt,
-            status=end.attempt_status,
-            finished_at=end.at,
-            exit_code=end.exit_code,
-            output=output,
-            message=end.message,
-        )
-        values: dict[str, Any] = {}
-        if end.final:
-            finished = None if end.paused else end.at
-            values.update(outputs=end.outputs, result=end.record, finished_at=finished)
-        q.step_transition(
-            conn,
-            self.run_id,
-            end.step_id,
-            from_={StepStatus.RUNNING},
-            to=end.step_status,
-            **values,
-        )
-        data = {
-            "attempt": end.attempt,
-            "exit_code": end.exit_code,
-            "message": end.message,
-            "outputs": end.outputs,
-            "output_sha256": integrity.digest(output),
-        }
-        events.append(
-            chain.NewEvent(end.event, self.s.operator, self.run_id, end.step_id, data, end.at)
-        )
-
-    # ----- gates, confirmations and waits --------------------------------------------------
-
-    def _confirmed(self, step: Step, render: Callable[[str], str]) -> bool:
-        """``confirm:``: a human answers like at a gate, about the exact command (masked).
-
-        Unanswered, the step waits (the run pauses as at a gate); rejected, it fails.
-        """
-        masked = self._masked(render)
-        items = confirm_items(step, get_kind(step.kind).describe(step.config, masked), masked)
-        decision = self._decide(step.id, items, confirm=True)
-        if decision.approved:
-            return True
-        st = self.state[step.id]
-        if decision.approved is None:
-            status, event = StepStatus.WAITING, EventType.GATE_WAITING
-            st.result = {"message": "waiting for confirmation", "confirm": items}
-        else:
-            status, event = StepStatus.FAILED, EventType.STEP_FAILED
-            note = f": {decision.note}" if decision.note else ""
-            st.result = {"message": f"not confirmed: rejected by {decision.operator}{note}"}
-            st.finished_at = time.time()
-        with self.txn() as conn:
-            q.step_transition(
-                conn, self.run_id, step.id, from_={st.status}, to=status, result=st.result
-            )
-            chain.append(
-                conn,
-                event,
-                run_id=self.run_id,
-                step_id=step.id,
-                actor=self.s.operator,
-                data={"confirm": items, "message": st.result["message"]},
-            )
-        st.status = status
-        self.emit(event, step.id, confirm=items, message=st.result["message"])
-        return False
-
-    def _decide(self, sid: str, items: list[str], *, confirm: bool = False) -> Decision:
-        with self.store.begin() as conn:
-            row = q.get_approval(conn, self.run_id, sid)
-            recorded = row is not None and integrity.approval_is_recorded(conn, row)
-        if row is not None and not recorded:
-            # Written into the table by hand, not by opsbook: the gate stays unanswered.
-            self.emit(EventType.APPROVAL_REFUSED, sid, message=integrity.refused(row))
-            return Decision(None)
-        refused = row and approval_policy.recorded_problem(self.s.loaded, self.s.run, row)
-        if refused:
-            self.emit(EventType.APPROVAL_REFUSED, sid, message=f"{refused}; the gate waits")
-            return Decision(None)
-        if row is not None:
-            return Decision(row.decision == "approved", row.operator, row.note or "")
-        protected = self.s.effective.environment.protected
-        evidence = self._evidence(items)
-        if confirm:
-            evidence["confirm"] = True
-        if self.s.effective.environment.approvers is not None:
-            return Decision(None)  # answered only through `opsbook approve` (approvals.policy)
-        if self.s.yes and not protected:
-            return self._record(
-                sid,
-                Decision(True, self.s.operator, "auto-approved (--yes)"),
-                evidence,
-                via=approval_policy.AUTO,
-            )
-        if self.s.ask is not None:
-            self.emit(EventType.GATE_ASKING, sid, items=items)
-            with self.ask_lock:
-                decision = self.s.ask(sid, items, evidence)
-            if decision.approved is not None:
-                return self._record(sid, decision, evidence)
-        return Decision(None)
-
-    def _evidence(self, items: list[str]) -> dict[str, Any]:
-        return {
-            "items": [self.masker(i) for i in items],
-            "outputs": {sid: st.outputs for sid, st in self.state.items() if st.outputs},
-            "done": [sid for sid in self.order if self.state[sid].status in DONE],
-        }
-
-    def _record(
-        self, sid: str, decision: Decision, evidence: dict[str, Any], via: str = "human"
-    ) -> Decision:
-        verb = "approved" if decision.approved else "rejected"
-        note = self.masker(decision.note)
-        with self.txn() as conn:
-            q.insert_approval(
-                conn,
-                run_id=self.run_id,
-                step_id=sid,
-                decision=verb,
-                operator=decision.operator,
-                note=note,
-                evidence=evidence,
-                created_at=time.time(),
-                via=via,
-            )
-            chain.append(
-                conn,
-                EventType.GATE_APPROVED if decision.approved else EventType.GATE_REJECTED,
-                run_id=self.run_id,
-                step_id=sid,
-                actor=decision.operator,
-                data={
-                    "note": note,
-                    "via": via,
-                    **({"confirm": evidence["items"]} if "confirm" in evidence else {}),
-                },
-            )
-        return Decision(decision.approved, decision.operator, note)
-
-    def _deadline(self, sid: str, seconds: float) -> float:
-        st = self.state[sid]
-        if st.wake_at is None:
-            st.wake_at = time.time() + seconds
-            with self.txn() as conn:
-                q.set_step(conn, self.run_id, sid, wake_at=st.wake_at)
-        return st.wake_at
 
     # ----- rollback ------------------------------------------------------------------------
 
@@ -1009,7 +545,7 @@ class Executor:
         return Outcome(self.run_id, Halt.INTERRUPTED, message)
 
     def _pause(self, paused: list[str]) -> Outcome:
-        gates = [sid for sid in paused if self._asks(sid)]
+        gates = [sid for sid in paused if asks_humans(self.by_id[sid])]
         timers = [sid for sid in paused if sid not in gates]
         with self.txn() as conn:
             q.transition(
@@ -1088,10 +624,6 @@ _OUTCOME = {
 }
 """A step's ``outcome`` as expressions see it (GitHub Actions' words)."""
 
-_ATTEMPT_EVENT = {
-    StepStatus.SUCCEEDED: EventType.STEP_SUCCEEDED,
-    StepStatus.FAILED: EventType.STEP_FAILED,
-}
 
 _FINISH_FROM = {
     RunStatus.SUCCEEDED: {RunStatus.RUNNING},

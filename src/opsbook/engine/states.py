@@ -16,6 +16,7 @@ This module imports nothing from opsbook: the store, the console and the web use
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -148,6 +149,18 @@ STEP_TRANSITIONS: Mapping[StepStatus, frozenset[StepStatus]] = {
 }
 """Which step state may follow which. Resolving an interrupted step may skip or complete it; a
 step that asks a human first (``confirm:``) waits or fails before it ever runs."""
+
+
+@dataclass
+class StepState:
+    """An executor's view of one step of the run it holds (the store has the same, committed)."""
+
+    status: StepStatus
+    attempts: int = 0
+    outputs: dict[str, str] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
+    finished_at: float | None = None
+    wake_at: float | None = None
 
 
 class IllegalTransition(ValueError):
