@@ -158,3 +158,20 @@ def test_release_log_reads_past_many_newer_read_only_runs(store_url: str) -> Non
         assert [r.id for r in release_log(store, limit=5)] == ["r000"]
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_a_command_closes_its_store_when_it_ends(repo: Path, fresh_pg_url: str) -> None:
+    """An in-process command (a test, a program embedding opsbook) leaves no session open on the
+    server: the store it opened is closed when the command ends, on success and on error."""
+    import psycopg
+
+    tag = "opsbook_close_test"
+    url = f"{fresh_pg_url}?application_name={tag}"
+    assert cli(repo, url, "runs").returncode == 0
+    assert cli(repo, url, "show", "no-such-run").returncode != 0
+    with psycopg.connect(fresh_pg_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (tag,)
+        ).fetchone()
+    assert row == (0,)

@@ -32,6 +32,10 @@ class _Group(TyperGroup):
 
             console.error(str(error))
             raise typer.Exit(error.exit_code) from None
+        finally:
+            from opsbook.cli.common import close_stores
+
+            close_stores()
 
 
 def _plain_metavars(command: Any) -> None:
