@@ -26,6 +26,16 @@ FIXTURES = REPO / "tests" / "fixtures" / "monitor_import"
 SEEDS = REPO.parent / "shared" / "seeds"
 
 
+_THRESHOLD = (
+    "apiVersion: openslo/v1\nkind: SLO\nmetadata: {{name: s}}\nspec:\n"
+    "  budgetingMethod: Timeslices\n  indicator:\n    metadata: {{name: p95}}\n    spec:\n"
+    "      thresholdMetric:\n        metricSource:\n          type: Prometheus\n"
+    "          spec: {{query: 'histogram_quantile(0.95, x)'}}\n"
+    "  objectives:\n  - {objective}\n"
+)
+"""An OpenSLO threshold SLO whose one objective (line 14) the case gives."""
+
+
 def _import(name: str) -> MonitorImport:
     result = import_file(FIXTURES / name)
     assert isinstance(result, MonitorImport)
@@ -57,6 +67,8 @@ def test_openslo_documents_become_metrics_and_slos() -> None:
         "checkout-availability",
         "search-errors-strict",
         "search-errors-relaxed",
+        "checkout-latency-fast",
+        "checkout-latency-usable",
     }
     checkout = spec.slos["checkout-availability"]
     assert checkout.objective == 99.5 and checkout.window == "28d"
@@ -64,9 +76,18 @@ def test_openslo_documents_become_metrics_and_slos() -> None:
     assert good.promql == 'sum(increase(checkout_requests_total{code!~"5.."}[5m]))'
     assert spec.slos["search-errors-strict"].window == "month"
     assert spec.slos["search-errors-relaxed"].objective == 99.0
-    # Two objectives share one indicator: its metrics are made once.
-    assert len(spec.metrics) == 4
+    # Two objectives share one ratio indicator: its metrics are made once.
+    assert len([m for m in spec.metrics if m.startswith("search-errors")]) == 2
+    # A threshold indicator gives each objective its own 1/0 metric; a time slice is a step.
+    fast, usable = spec.slos["checkout-latency-fast"], spec.slos["checkout-latency-usable"]
+    p95 = "histogram_quantile(0.95, sum by (le) (rate(checkout_seconds_bucket[5m])))"
+    assert spec.metrics[str(fast.sli)].promql == f"min(({p95}) < bool 0.3)"
+    assert spec.metrics[str(usable.sli)].promql == f"min(({p95}) <= bool 2.0)"
+    assert (fast.objective, fast.step, fast.window) == (99.0, 60.0, "7d")
+    assert (usable.objective, usable.step) == (99.9, 300.0)
+    assert len(spec.metrics) == 6
     assert "Service checkout" in result.report
+    assert "counted as Occurrences" not in result.report  # Timeslices fit a threshold SLI
 
 
 def test_prometheus_rules_become_metrics_and_alerts() -> None:
@@ -146,6 +167,24 @@ def test_detection_is_by_content_not_extension(tmp_path: Path) -> None:
             "expected a text value",
         ),
         (
+            "op.yaml",
+            _THRESHOLD.format(objective="{op: below, value: 1, target: 0.99}"),
+            14,
+            "op 'below' is not one of lt, lte, gt, gte",
+        ),
+        (
+            "nan.yaml",
+            _THRESHOLD.format(objective="{op: lt, value: .nan, target: 0.99}"),
+            14,
+            "not a finite number",
+        ),
+        (
+            "slice.yaml",
+            _THRESHOLD.format(objective="{op: lt, value: 1, target: 0.99, timeSliceWindow: soon}"),
+            14,
+            "timeSliceWindow 'soon' is not like 1m",
+        ),
+        (
             "for.yml",
             "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n    for: soon\n",
             6,
@@ -223,7 +262,7 @@ def test_seed_alert_lines_become_alerts(tmp_path: Path, seed: str, alerts: int) 
 @pytest.mark.slow
 @pytest.mark.skipif(PROMETHEUS is None, reason="Debian package prometheus not installed")
 @pytest.mark.timeout(120)  # Prometheus' start-up and first scrape take seconds on a loaded box
-def test_imported_rule_and_sloth_sli_evaluate_against_a_real_prometheus(
+def test_imported_rule_and_slis_evaluate_against_a_real_prometheus(
     tmp_path: Path,
     exporter: int,  # noqa: F811 (the fixture)
 ) -> None:
@@ -243,6 +282,13 @@ def test_imported_rule_and_sloth_sli_evaluate_against_a_real_prometheus(
         "    sli:\n      events:\n        error_query: sum(app_errors_total)\n"
         "        total_query: sum(app_errors_total) * 10\n"
     )
+    # app_errors_total is 12: the "under" objective is met (1), the "over" one is not (0).
+    (tmp_path / "openslo.yaml").write_text(
+        _THRESHOLD.format(objective="{name: under, op: lt, value: 20, target: 0.99}").replace(
+            "histogram_quantile(0.95, x)", "sum(app_errors_total)"
+        )
+        + "  - {name: over, op: gt, value: 20, target: 0.99}\n"
+    )
     prometheus = subprocess.Popen(
         [
             PROMETHEUS,
@@ -254,10 +300,11 @@ def test_imported_rule_and_sloth_sli_evaluate_against_a_real_prometheus(
         stderr=subprocess.DEVNULL,
     )
     try:
-        for name in ("rules", "sloth"):
+        sources = {"rules": "rules.yml", "sloth": "sloth.yaml", "openslo": "openslo.yaml"}
+        for name, file in sources.items():
             project = tmp_path / name
             project.mkdir()
-            source = tmp_path / ("rules.yml" if name == "rules" else "sloth.yaml")
+            source = tmp_path / file
             assert run_cli("import", str(source), cwd=project).returncode == 0
             spec = project / "opsbook.yaml"
             spec.write_text(spec.read_text().replace("127.0.0.1:9090", f"127.0.0.1:{port}"))
@@ -274,6 +321,10 @@ def test_imported_rule_and_sloth_sli_evaluate_against_a_real_prometheus(
         assert sloth is not None
         values = {k: v["samples"][0]["value"] for k, v in sloth["metrics"].items()}  # type: ignore[union-attr]
         assert values == {"errors_errors": 12.0, "errors_total": 120.0}
+        openslo = evaluated("openslo")
+        assert openslo is not None
+        values = {k: v["samples"][0]["value"] for k, v in openslo["metrics"].items()}  # type: ignore[union-attr]
+        assert values == {"s-under_good": 1.0, "s-over_good": 0.0}
     finally:
         _stop(prometheus)
 

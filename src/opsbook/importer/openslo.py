@@ -3,12 +3,15 @@
 A file holds one or more documents (``---``): ``kind: SLO`` (its SLI inline as ``indicator``,
 by ``indicatorRef`` to a ``kind: SLI`` document, or per objective), ``kind: SLI`` and
 ``kind: DataSource`` (a Prometheus one gives the URL). A ``ratioMetric`` with Prometheus
-queries becomes ``good``/``bad`` and ``total`` metrics; each objective is one opsbook SLO.
+queries becomes ``good``/``bad`` and ``total`` metrics; a ``thresholdMetric`` becomes one 1/0
+metric per objective (``min((QUERY) < bool VALUE)`` for ``op: lt``), one step per time slice
+with ``budgetingMethod: Timeslices``; each objective is one opsbook SLO.
 Other kinds (Service, AlertPolicy, ...) and non-Prometheus sources are listed in the report.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,8 +80,6 @@ def _slo(doc: Node, found: Objects, draft: SpecDraft) -> None:
         draft.project = slug(spec.text("service") or "", fallback="service")
     window = _window(spec, draft)
     method = spec.text("budgetingMethod") or "Occurrences"
-    if method != "Occurrences":
-        draft.note(spec.need("budgetingMethod").line, method, "counted as Occurrences (events)")
     objectives = spec.items("objectives", required=True)
     if not objectives:
         spec.need("objectives").fail("no objectives; add one with a target")
@@ -88,17 +89,72 @@ def _slo(doc: Node, found: Objects, draft: SpecDraft) -> None:
         if indicator is None:
             spec.fail("no indicator: add indicator, indicatorRef, or one per objective")
         key = name if len(objectives) == 1 else f"{name}-{_objective_name(objective, index)}"
+        item: dict[str, Any] = {}
+        if spec.text("description"):
+            item["description"] = spec.text("description")
+        if indicator.get("thresholdMetric") is not None:
+            good = _threshold(indicator, objective, key, draft)
+            if good is None:
+                continue
+            item.update(sli=good, objective=_target(objective), window=window)
+            if method == "Timeslices":
+                item["step"] = _slice(objective)
+            elif method != "Occurrences":
+                _other_method(spec, method, draft)
+            draft.add("slos", key, item, objective.line)
+            continue
         mark = (id(indicator.doc), indicator.line)
         if mark not in found.read:
             found.read[mark] = _ratio(indicator, key, draft) or {}
         sli = found.read[mark] or None
         if sli is None:
             continue
-        item: dict[str, Any] = {}
-        if spec.text("description"):
-            item["description"] = spec.text("description")
+        if method != "Occurrences":
+            _other_method(spec, method, draft)
         item.update(sli=sli, objective=_target(objective), window=window)
         draft.add("slos", key, item, objective.line)
+
+
+def _other_method(spec: Node, method: str, draft: SpecDraft) -> None:
+    draft.note(spec.need("budgetingMethod").line, method, "counted as Occurrences (events)")
+
+
+_OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
+
+
+def _threshold(indicator: Node, objective: Node, key: str, draft: SpecDraft) -> str | None:
+    """A ``thresholdMetric`` SLI: a metric that is 1 in a step where the query meets the
+    objective's ``op`` and ``value`` (every series it returns), 0 where it does not."""
+    op = objective.text("op", required=True) or ""
+    if op not in _OPS:
+        objective.need("op").fail(f"op '{op}' is not one of lt, lte, gt, gte")
+    value = objective.number("value", required=True)
+    if value is None or not math.isfinite(value):
+        objective.need("value").fail(f"value {value} is not a finite number")
+    if objective.get("timeSliceTarget") is not None:
+        draft.note(
+            objective.need("timeSliceTarget").line,
+            key,
+            "timeSliceTarget left out: a threshold SLI's slice is good when it meets op and value",
+        )
+    query = _query(indicator.need("thresholdMetric"), key, draft)
+    if query is None:
+        return None
+    promql = f"min(({query}) {_OPS[op]} bool {value!r})"
+    check_promql(objective.need("value"), promql)
+    item = {"from": "prometheus", "promql": promql}
+    return draft.add("metrics", f"{key}_good", item, indicator.need("thresholdMetric").line)
+
+
+def _slice(objective: Node) -> str:
+    """A time slice's length (``timeSliceWindow``, default 5m): one SLI step."""
+    window = objective.get("timeSliceWindow")
+    if window is None:
+        return STEP
+    text = str(window.value).strip()
+    if not re.fullmatch(r"\d+[smh]", text) or int(text[:-1]) == 0:
+        window.fail(f"timeSliceWindow {text!r} is not like 1m or 5m")
+    return text
 
 
 def _objective_name(objective: Node, index: int) -> str:
@@ -161,8 +217,9 @@ def _indicator(node: Node, found: Objects) -> Node | None:
 def _ratio(indicator: Node, key: str, draft: SpecDraft) -> dict[str, str] | None:
     ratio = indicator.get("ratioMetric")
     if ratio is None:
-        what = "thresholdMetric" if indicator.get("thresholdMetric") is not None else "indicator"
-        draft.note(indicator.line, key, f"{what} is not imported: opsbook reads ratioMetric SLIs")
+        draft.note(
+            indicator.line, key, "not imported: opsbook reads ratioMetric and thresholdMetric SLIs"
+        )
         return None
     counter = ratio.get("counter") is not None and ratio.need("counter").value is True
     out: dict[str, str] = {}
