@@ -245,8 +245,29 @@ def test_runbook_alert_rules_and_slo_tables_become_monitoring(tmp_path: Path) ->
     console = spec.slos["console-uptime"]
     assert console.objective == 99.9 and console.calendar == "business-hours"
     assert spec.slos["error-logs"].window == "1d" and spec.slos["error-logs"].objective == 97
-    assert summary["monitoring"] == {"metrics": 8, "alerts": 5, "slos": 2}
+    backlog = spec.slos["refund-jobs"]
+    assert (backlog.sli, backlog.objective, backlog.window) == ("refund_jobs_backlog_ok", 99, "7d")
+    placeholder = spec.metrics["refund_jobs_backlog_ok"]
+    assert placeholder.command == "exit 1" and "older than 2h" in (placeholder.description or "")
+    assert "refund_jobs_backlog_ok" in summary["placeholders"]
+    assert summary["monitoring"] == {"metrics": 9, "alerts": 5, "slos": 3}
     assert "x-operations" in (tmp_path / "opsbook.yaml").read_text()  # still kept there too
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="the shared seeds are not beside the repo")
+def test_every_row_of_a_seed_slo_table_becomes_an_slo() -> None:
+    """Seed 002's four objectives: failed logins, the payments backlog, business-hours uptime
+    and the error-log budget."""
+    result = import_file(next(SEEDS.glob("002_*")))
+    assert not isinstance(result, MonitorImport)
+    slos = result.loaded.spec.slos
+    assert set(slos) == {
+        "auth-availability",
+        "payment-ingest",
+        "staff-console-uptime",
+        "error-budget",
+    }
+    assert slos["payment-ingest"].sli == "payments_queue_backlog_ok"
 
 
 @pytest.mark.skipif(not SEEDS.is_dir(), reason="the shared seeds are not beside the repo")

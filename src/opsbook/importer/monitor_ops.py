@@ -12,6 +12,7 @@ something ``opsbook monitor eval`` runs. A runbook seldom says where a number co
     Alert if p95 > 2s                       → metrics.p95_ms (logs, assumed), when: p95_ms > 2000
     payment_failures > 10 in 5m             → metrics.payment_failures (placeholder)
     99.5% availability during business hours → slos (placeholder 1/0 SLI, business-hours calendar)
+    No backlog > 30 min in `payments_queue`  → slos (placeholder 1/0 SLI, 99% until you set it)
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ _CONDITION = re.compile(
 )
 _STOP = {"the", "a", "an", "is", "are", "if", "when", "of", "in", "at", "level", "logged"}
 _ERROR_RATE = "avg(CASE WHEN level = 'error' THEN 1 ELSE 0 END)"
+_BACKLOG = re.compile(
+    r"backlog\s*(?:>=?|over|older than|above|exceeds?|of more than)\s*(?P<num>\d+)\s*"
+    r"(?P<unit>m|mins?|minutes?|h|hours?)\b(?:.*?\bin\s+(?P<queue>[A-Za-z_][\w.]*))?",
+    re.I,
+)
+BACKLOG_OBJECTIVE = "99%"
+"""A backlog rule names a limit, not a target: 99% of steps free of backlog until set."""
 
 
 @dataclass
@@ -110,7 +118,10 @@ class Builder:
     def _origin(self, line: int) -> str:
         return f"from {self.draft.file}:{line}"
 
-    def metric(self, cond: Condition, line: int, window: str | None) -> str:
+    def metric(
+        self, cond: Condition, line: int, window: str | None, *, what: str | None = None
+    ) -> str:
+        """The metric a condition reads (``what`` it measures, for a placeholder)."""
         over = cond.over or window or "5m"
         name = cond.metric
         if name in self.metrics:
@@ -120,7 +131,9 @@ class Builder:
             self.metrics[name] = item
             comment = f"assumed from JSON logs ({self._origin(line)}); review"
         else:
-            item = CommentedMap(command=PLACEHOLDER, description=f"over {over}; set its source")
+            item = CommentedMap(
+                command=PLACEHOLDER, description=f"{what or f'over {over}'}; set its source"
+            )
             self.metrics[name] = item
             comment = f"placeholder: the runbook names no source ({self._origin(line)})"
             self.placeholders.append(name)
@@ -156,7 +169,11 @@ class Builder:
         area = str(entry.get("area") or entry.get("name") or entry.get("service") or "slo")
         text = " ".join(str(v) for v in entry.values())
         key = re.sub(r"[^a-z0-9]+", "-", area.lower()).strip("-") or "slo"
-        made = self._availability(key, text, line) or self._ratio(key, text, line)
+        made = (
+            self._availability(key, text, line)
+            or self._ratio(key, text, line)
+            or self._backlog(key, text, line)
+        )
         if not made:
             self.draft.skip(line, text, "SLO without a percentage: kept under x-operations")
 
@@ -208,6 +225,24 @@ class Builder:
         sli = CommentedMap(bad=self.metric(bad, line, None), total=self.metric(total, line, None))
         objective = f"{100 - float(match.group(1)):g}%"
         return self._add_slo(key, CommentedMap(sli=sli, objective=objective, window=window), line)
+
+    def _backlog(self, key: str, text: str, line: int) -> bool:
+        """ "No backlog > 30 min in `payments_queue`": a 1/0 SLI, 1 in a step where nothing in
+        the queue is older than the limit."""
+        match = _BACKLOG.search(text.replace("`", ""))
+        if not match:
+            return False
+        hours = match.group("unit").lower().startswith("h")
+        limit = f"{match.group('num')}{'h' if hours else 'm'}"
+        queue = match.group("queue") or key
+        stem = re.sub(r"[^a-z0-9]+", "_", queue.lower()).strip("_") or "queue"
+        what = f"1 when nothing in {queue} is older than {limit}, else 0"
+        cond = Condition(f"{stem}_backlog_ok", ">", "0", None, None)
+        item = CommentedMap(
+            sli=self.metric(cond, line, None, what=what), objective=BACKLOG_OBJECTIVE, window="7d"
+        )
+        item.yaml_add_eol_comment("the runbook names no target: set yours", "objective")
+        return self._add_slo(key, item, line)
 
 
 def sections(draft: Draft, calendars: CommentedMap | None) -> CommentedMap:
