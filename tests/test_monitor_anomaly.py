@@ -116,16 +116,18 @@ def test_the_documented_example_runs_as_shown(tmp_path: Path) -> None:
 
     text = (Path(__file__).resolve().parent.parent / "docs" / "monitoring.md").read_text()
     spec = re.search(r"^```yaml file=opsbook.yaml scene=anomaly\n(.*?)^```", text, re.S | re.M)
-    console = re.search(r"^```console scene=anomaly\n(.*?)^```", text, re.S | re.M)
-    assert spec and console
+    sessions = re.findall(r"^```console scene=anomaly\n(.*?)^```", text, re.S | re.M)
+    assert spec and len(sessions) == 2  # the replay, then one evaluation with its bands
     (tmp_path / "opsbook.yaml").write_text(spec.group(1))
     spike = Incident(START + timedelta(hours=1), 10, error_rate=0.3)
     write(tmp_path / "logs" / "app.jsonl", Traffic(START, 120, incidents=[spike]))
-    command, _, expected = console.group(1).partition("\n")
-    args = shlex.split(command.removeprefix("$ "))
-    done = run_cli(*args[1:], cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert [x.rstrip() for x in done.stdout.splitlines()] == expected.rstrip("\n").splitlines()
+    for session in sessions:
+        command, _, expected = session.partition("\n")
+        args = shlex.split(command.removeprefix("$ "))
+        done = run_cli(*args[1:], cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        shown = [x.rstrip() for x in done.stdout.splitlines()]
+        assert shown == expected.rstrip("\n").splitlines()
 
 
 @pytest.mark.timeout(90)  # three watch processes, each a CLI start-up and an evaluation
@@ -163,3 +165,30 @@ def test_each_label_set_has_its_own_band() -> None:
     now = Reading("m", [Sample({"route": "/"}, 0.5), Sample({"route": "/cart"}, 0.5)])
     outside = {b.labels["route"]: b.outside for b in bands_from(metric, history, now)}
     assert outside == {"/": True, "/cart": False}
+
+
+def test_monitor_eval_shows_each_band_and_where_the_value_is(project: Path, tmp_path: Path) -> None:
+    """The band an anomaly alert compares against, in --json and in the text: at 08:30 the error
+    rate is inside the band its history gives, at 09:03 (the spike) above its upper edge."""
+    store = f"sqlite:///{tmp_path / 'state.db'}"  # this test's own alert states
+
+    def band(minute: str) -> dict[str, object]:
+        shown = run_cli(
+            "monitor", "eval", "--now", f"2026-11-30T{minute}:00Z", "--json", "--store", store,
+            cwd=project,
+        )  # fmt: skip
+        assert shown.returncode in (0, 1), shown.stderr
+        bands = json.loads(shown.stdout)["bands"]
+        assert set(bands) == {"error_spike", "slower_than_last_week"}
+        (found,) = bands["error_spike"]
+        return found  # type: ignore[no-any-return]
+
+    calm, spike = band("08:30"), band("09:03")
+    assert calm["outside"] is False and calm["low"] <= calm["value"] <= calm["high"]  # type: ignore[operator]
+    assert spike["outside"] is True and spike["value"] > spike["high"]  # type: ignore[operator]
+    text = run_cli(
+        "monitor", "eval", "--now", "2026-11-30T09:03:00Z", "--store", store, cwd=project
+    ).stdout
+    row = next(line for line in text.splitlines() if line.startswith("error_spike "))
+    low, high = (f"{spike[k]:.6g}" for k in ("low", "high"))
+    assert f"{low} .. {high}" in row and row.rstrip().endswith("outside")

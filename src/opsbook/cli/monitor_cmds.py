@@ -63,6 +63,9 @@ def eval_(
                 },
                 "alerts": [a.to_dict() for a in evaluation.alerts],
                 "transitions": [t.to_dict() for t in evaluation.transitions],
+                "bands": {
+                    name: [b.to_dict() for b in found] for name, found in evaluation.bands.items()
+                },
             }
         )
     else:

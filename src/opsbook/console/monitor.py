@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from opsbook.console import Table, out
 from opsbook.console.untrusted import escape
 from opsbook.monitor.alert_tests import Outcome
+from opsbook.monitor.anomaly import Band
 from opsbook.monitor.evaluate import AlertStatus, Evaluation, Transition
 from opsbook.monitor.metrics import Reading
 from opsbook.monitor.replay import Replay
@@ -74,10 +75,31 @@ def show_alerts(statuses: list[AlertStatus], *, header: str = "") -> None:
     out.print(table)
 
 
+def show_bands(bands: dict[str, list[Band]]) -> None:
+    """Each anomaly alert's band: the value against the edges its history gives."""
+    table = Table(box=None, pad_edge=False)
+    for column in ("anomaly", "labels", "value", "band", "where"):
+        table.add_column(column)
+    for name, found in bands.items():
+        for band in found:
+            if band.low is None or band.high is None:
+                edges, verdict = "no band (too little history)", ""
+            else:
+                edges = f"{_value(band.low)} .. {_value(band.high)}"
+                verdict = "" if band.outside is None else ["inside", "outside"][band.outside]
+            table.add_row(
+                escape(name), escape(_labels(band.labels)), _value(band.value), edges, verdict
+            )
+    out.print(table)
+
+
 def show_evaluation(evaluation: Evaluation) -> None:
     out.print(f"evaluated at {evaluation.now.strftime('%Y-%m-%d %H:%M:%S')} UTC")
     show_readings(evaluation.readings)
     out.print()
+    if any(evaluation.bands.values()):
+        show_bands(evaluation.bands)
+        out.print()
     show_alerts(evaluation.alerts)
     firing = len(evaluation.firing)
     out.print()

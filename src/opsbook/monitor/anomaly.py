@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -58,6 +58,9 @@ class Band:
         if self.value is None or self.low is None or self.high is None:
             return None
         return not self.low <= self.value <= self.high
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "outside": self.outside}
 
 
 def step_of(metric: Metric) -> float:
@@ -156,9 +159,9 @@ class Baselines:
             series = read_series(ctx, [name], times)[name]
             self.readings[name] = {t.timestamp(): r for t, r in zip(times, series, strict=True)}
 
-    def truths(self, readings: Mapping[str, Reading], now: datetime) -> dict[str, list[Truth]]:
-        """Per anomaly alert: each series' labels, whether it is outside its band, its value."""
-        out: dict[str, list[Truth]] = {}
+    def bands(self, readings: Mapping[str, Reading], now: datetime) -> dict[str, list[Band]]:
+        """Per anomaly alert: each series' band at ``now`` (its value and edges)."""
+        out: dict[str, list[Band]] = {}
         for name, alert in self.spec.alerts.items():
             if alert.anomaly is None or alert.anomaly not in self.readings:
                 continue
@@ -166,7 +169,14 @@ class Baselines:
             stored = self.readings[alert.anomaly]
             history = [stored[t.timestamp()] for t in history_times(metric, now)]
             current = readings.get(alert.anomaly) or Reading(alert.anomaly, [], "not read")
-            out[name] = [
-                (b.labels, b.outside, b.value) for b in bands_from(metric, history, current)
-            ]
+            out[name] = bands_from(metric, history, current)
         return out
+
+    def truths(self, readings: Mapping[str, Reading], now: datetime) -> dict[str, list[Truth]]:
+        """Per anomaly alert: each series' labels, whether it is outside its band, its value."""
+        return truths_of(self.bands(readings, now))
+
+
+def truths_of(bands: Mapping[str, list[Band]]) -> dict[str, list[Truth]]:
+    """The alert truths the bands give (outside the band: true)."""
+    return {name: [(b.labels, b.outside, b.value) for b in found] for name, found in bands.items()}

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from opsbook.monitor.anomaly import Baselines, Truth
+from opsbook.monitor.anomaly import Band, Baselines, Truth, truths_of
 from opsbook.monitor.metrics import Reading, read_series, source_context
 from opsbook.monitor.state import AlertState, Instance, Rule, step, transition
 from opsbook.sources.base import Sample
@@ -100,6 +100,8 @@ class Evaluation:
     readings: dict[str, Reading] = field(default_factory=dict)
     alerts: list[AlertStatus] = field(default_factory=list)
     transitions: list[Transition] = field(default_factory=list)
+    bands: dict[str, list[Band]] = field(default_factory=dict)
+    """Per anomaly alert, each series' band at ``now`` (shown, not stored)."""
 
     @property
     def firing(self) -> list[AlertStatus]:
@@ -267,14 +269,15 @@ def evaluate(
     project = loaded.spec.project
     previous = load_statuses(store, project)
     holds = slos.slo_holds(store, loaded, readings, now, environment, steps_cache)
-    bands = {}
+    bands: dict[str, list[Band]] = {}
     if any(m.anomaly is not None for m in loaded.spec.metrics.values()):
         ctx = source_context(loaded, environment)
-        bands = Baselines(ctx, loaded.spec, [now]).truths(readings, now)
-    statuses, changes = step_alerts(loaded.spec, readings, previous, now, holds, bands)
+        bands = Baselines(ctx, loaded.spec, [now]).bands(readings, now)
+    truths = truths_of(bands)
+    statuses, changes = step_alerts(loaded.spec, readings, previous, now, holds, truths)
     save_statuses(store, project, statuses, changes)
     run_hooks(store, loaded, changes)
-    return Evaluation(now, dict(readings), statuses, changes)
+    return Evaluation(now, dict(readings), statuses, changes, bands)
 
 
 def load_statuses(store: Store, project: str) -> dict[tuple[str, str], AlertStatus]:
