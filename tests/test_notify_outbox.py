@@ -102,13 +102,15 @@ def test_a_receiver_that_was_down_gets_every_notification_in_order_once(
                 timeout=30,
                 what=f"{name} firing queued",
             )
-        for name in names[:2]:
+        # One at a time: written together, an evaluation could read a1 before its write and a2
+        # after its own, and queue a2's resolution first.
+        for count, name in enumerate(names[:2], start=len(names) + 1):
             (tmp_path / f"{name}.txt").write_text("0\n")
-        wait_until(
-            lambda: len(_outbox(fresh_pg_url)) >= len(names) + 2,
-            timeout=30,
-            what="resolutions queued",
-        )
+            wait_until(
+                lambda count=count: len(_outbox(fresh_pg_url)) >= count,  # type: ignore[misc]
+                timeout=30,
+                what=f"{name} resolution queued",
+            )
         assert receiver.received() == []
         time.sleep(max(down_for - (time.monotonic() - started), 0))  # the outage itself
         assert all(sent is None for _, _, sent in _outbox(fresh_pg_url))
