@@ -124,13 +124,13 @@ class Attempts:
         irreversible = kind.is_irreversible(
             step.config, step, self.x.s.loaded.root, self.x.s.loaded.spec
         )
-        if step.confirm and not self.x.gates.confirmed(step, render):
-            return st
-        env = self.x.process_env(step, render)
 
         def masked(text: str) -> str:
             return self.x.masker(render(text))
 
+        if step.confirm and not self.x.gates.confirmed(step, masked):
+            return st
+        env = self.x.process_env(step, render)
         delay = float(step.retry.delay)
         for n in range(step.retry.attempts):
             attempt = st.attempts + 1

@@ -58,16 +58,13 @@ class Gates:
         self.x = host
         self._asking = threading.Lock()  # parallel steps ask the terminal one at a time
 
-    def confirmed(self, step: Step, render: Callable[[str], str]) -> bool:
-        """``confirm:``: a human answers like at a gate, about the exact command (masked).
+    def confirmed(self, step: Step, masked: Callable[[str], str]) -> bool:
+        """``confirm:``: a human answers like at a gate, about the exact command (``masked``
+        renders the step's templates with secrets masked).
 
         Unanswered, the step waits (the run pauses as at a gate); rejected, it fails.
         """
         x = self.x
-
-        def masked(text: str) -> str:
-            return x.masker(render(text))
-
         items = confirm_items(step, get_kind(step.kind).describe(step.config, masked), masked)
         decision = self.decide(step.id, items, confirm=True)
         if decision.approved:
