@@ -90,6 +90,25 @@ def test_openslo_documents_become_metrics_and_slos() -> None:
     assert "counted as Occurrences" not in result.report  # Timeslices fit a threshold SLI
 
 
+def test_a_budgeting_method_opsbook_does_not_keep_is_noted_once_per_slo(tmp_path: Path) -> None:
+    """Timeslices over a ratio SLI (two objectives) is counted as events, said once; over a
+    threshold SLI it is kept (a slice is a step), and nothing is said."""
+    ratio = (
+        "apiVersion: openslo/v1\nkind: SLO\nmetadata: {name: r}\nspec:\n"
+        "  budgetingMethod: Timeslices\n  indicator:\n    metadata: {name: e}\n    spec:\n"
+        "      ratioMetric:\n        bad: {metricSource: {type: Prometheus, spec: {query: up}}}\n"
+        "        total: {metricSource: {type: Prometheus, spec: {query: up}}}\n"
+        "  objectives: [{name: a, target: 0.99}, {name: b, target: 0.9}]\n"
+    )
+    threshold = _THRESHOLD.format(objective="{op: lt, value: 1, target: 0.99}")
+    for text, notes in ((ratio, 1), (threshold, 0)):
+        source = tmp_path / "slo.yaml"
+        source.write_text(text)
+        result = import_file(source)
+        assert isinstance(result, MonitorImport)
+        assert result.report.count("counted as Occurrences") == notes
+
+
 def test_prometheus_rules_become_metrics_and_alerts() -> None:
     result = _import("rules.yml")
     spec = result.loaded.spec

@@ -84,39 +84,38 @@ def _slo(doc: Node, found: Objects, draft: SpecDraft) -> None:
     if not objectives:
         spec.need("objectives").fail("no objectives; add one with a target")
     shared = _indicator(spec, found)
-    for index, objective in enumerate(objectives):
+    indicators: list[Node] = []
+    for objective in objectives:
         indicator = _indicator(objective, found) or shared
         if indicator is None:
             spec.fail("no indicator: add indicator, indicatorRef, or one per objective")
+        indicators.append(indicator)
+    # Time slices are steps of a threshold SLI; any other method or SLI counts events.
+    slices = method == "Timeslices"
+    if method != "Occurrences" and not (slices and all(map(_is_threshold, indicators))):
+        draft.note(spec.need("budgetingMethod").line, method, "counted as Occurrences (events)")
+    for index, (objective, indicator) in enumerate(zip(objectives, indicators, strict=True)):
         key = name if len(objectives) == 1 else f"{name}-{_objective_name(objective, index)}"
+        if _is_threshold(indicator):
+            sli: str | dict[str, str] | None = _threshold(indicator, objective, key, draft)
+        else:
+            mark = (id(indicator.doc), indicator.line)
+            if mark not in found.read:
+                found.read[mark] = _ratio(indicator, key, draft) or {}
+            sli = found.read[mark] or None
+        if sli is None:
+            continue
         item: dict[str, Any] = {}
         if spec.text("description"):
             item["description"] = spec.text("description")
-        if indicator.get("thresholdMetric") is not None:
-            good = _threshold(indicator, objective, key, draft)
-            if good is None:
-                continue
-            item.update(sli=good, objective=_target(objective), window=window)
-            if method == "Timeslices":
-                item["step"] = _slice(objective)
-            elif method != "Occurrences":
-                _other_method(spec, method, draft)
-            draft.add("slos", key, item, objective.line)
-            continue
-        mark = (id(indicator.doc), indicator.line)
-        if mark not in found.read:
-            found.read[mark] = _ratio(indicator, key, draft) or {}
-        sli = found.read[mark] or None
-        if sli is None:
-            continue
-        if method != "Occurrences":
-            _other_method(spec, method, draft)
         item.update(sli=sli, objective=_target(objective), window=window)
+        if slices and _is_threshold(indicator):
+            item["step"] = _slice(objective)
         draft.add("slos", key, item, objective.line)
 
 
-def _other_method(spec: Node, method: str, draft: SpecDraft) -> None:
-    draft.note(spec.need("budgetingMethod").line, method, "counted as Occurrences (events)")
+def _is_threshold(indicator: Node) -> bool:
+    return indicator.get("thresholdMetric") is not None
 
 
 _OPS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
