@@ -273,6 +273,25 @@ def test_runbook_alert_rules_and_slo_tables_become_monitoring(tmp_path: Path) ->
     assert "x-operations" in (tmp_path / "opsbook.yaml").read_text()  # still kept there too
 
 
+def test_a_hostile_backlog_row_stays_text(tmp_path: Path) -> None:
+    """Shell text, a huge number and a 5,000-character queue name in backlog rows: the names
+    made of them are cut and sanitised, the rest is kept as text, nothing runs."""
+    marker = tmp_path / "pwned"
+    source = tmp_path / "RUNBOOK.md"
+    source.write_text(
+        "# R\n\n## Service Objectives\n\n| Area | SLI/SLO |\n| --- | --- |\n"
+        f"| Jobs | No backlog > 99999999999999999999 hours in `q;$(touch {marker})` |\n"
+        f"| Deep | No backlog > 5 min in `{'a' * 5000}` |\n\n## Deploy\n\n```bash\n./d.sh\n```\n"
+    )
+    result = run_cli("import", str(source), "-o", str(tmp_path / "opsbook.yaml"))
+    assert result.returncode == 0, result.stderr
+    spec = load_spec(tmp_path / "opsbook.yaml").spec
+    assert spec.slos["jobs"].sli == "q_backlog_ok"
+    assert "older than 99999999999999999999h" in (spec.metrics["q_backlog_ok"].description or "")
+    assert spec.slos["deep"].sli == "a" * 60 + "_backlog_ok"
+    assert not marker.exists()
+
+
 @pytest.mark.skipif(not SEEDS.is_dir(), reason="the shared seeds are not beside the repo")
 def test_every_row_of_a_seed_slo_table_becomes_an_slo() -> None:
     """Seed 002's four objectives: failed logins, the payments backlog, business-hours uptime

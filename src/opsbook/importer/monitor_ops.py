@@ -234,7 +234,7 @@ class Builder:
             return False
         hours = match.group("unit").lower().startswith("h")
         limit = f"{match.group('num')}{'h' if hours else 'm'}"
-        queue = match.group("queue") or key
+        queue = (match.group("queue") or key)[:60]  # a name, not a paragraph
         stem = re.sub(r"[^a-z0-9]+", "_", queue.lower()).strip("_") or "queue"
         what = f"1 when nothing in {queue} is older than {limit}, else 0"
         cond = Condition(f"{stem}_backlog_ok", ">", "0", None, None)
