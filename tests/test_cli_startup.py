@@ -12,7 +12,7 @@ import pytest
 from conftest import run_cli
 
 
-def _loaded_after(*args: str) -> set[str]:
+def _loaded_after(*args: str, cwd: Path | None = None) -> set[str]:
     """The modules a fresh interpreter has loaded after running `opsbook ARGS`."""
     code = (
         "import sys\nfrom opsbook.cli import main\nsys.argv = ['opsbook', *sys.argv[1:]]\n"
@@ -20,7 +20,7 @@ def _loaded_after(*args: str) -> set[str]:
         "sys.stderr.write('\\n'.join(sys.modules))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=30
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=30, cwd=cwd
     )
     return set(done.stderr.split("\n"))
 
@@ -91,6 +91,21 @@ _BAD_SPEC = (
     "version: 1\nproject: x\nrunbooks:\n  a:\n    steps:\n"
     "      - {id: s, run: 'true', bogus: 1}\n      - {id: t, needs: [zz], run: echo}\n"
 )
+
+
+_RUN_SPEC = (
+    "version: 1\nproject: x\nenvironments: {local: {}}\nrunbooks:\n  a:\n    steps:\n"
+    "      - {id: s, run: 'echo done'}\n"
+)
+
+
+def test_a_piped_run_loads_neither_rich_nor_the_source_kinds(tmp_path: Path) -> None:
+    """Output to a pipe is plain text, and a file without sources: needs no source kind (the
+    logs kind imports DuckDB)."""
+    (tmp_path / "opsbook.yaml").write_text(_RUN_SPEC)
+    loaded = _loaded_after("run", "a", "--env", "local", cwd=tmp_path)
+    assert "opsbook.engine.runner" in loaded  # it did run
+    assert not {m for m in loaded if m.startswith(("rich", "duckdb", "opsbook.sources.logs"))}
 
 
 def test_validate_runs_without_typer(tmp_path: Path) -> None:

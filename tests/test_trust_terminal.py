@@ -93,3 +93,22 @@ def test_what_others_typed_is_shown_without_its_sequences(tmp_path: Path) -> Non
     assert shown.returncode in (0, 1), shown.stdout + shown.stderr
     assert "db down 1A[bold]now[/bold]" in shown.stdout, shown.stdout
     assert not any(c in shown.stdout for c in "\x1b\x07\x9b")
+
+
+def test_plain_output_shows_markup_and_backslashes_as_typed(tmp_path: Path) -> None:
+    """Piped output is drawn without Rich: a command and its output that look like Rich markup
+    (tags, escaped brackets, a trailing backslash) are printed exactly as they are."""
+    (tmp_path / "opsbook.yaml").write_text(
+        "version: 1\nproject: t\nenvironments: {local: {}}\nrunbooks:\n  r:\n    steps:\n"
+        "      - id: tags\n"
+        "        run: printf '%s\\n' '[bold]x[/bold] \\[red] a\\' '[/] end'\n"
+    )
+    done = run_cli("run", "r", "-e", "local", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert any(
+        line.endswith("▶ tags: printf '%s\\n' '[bold]x[/bold] \\[red] a\\' '[/] end'")
+        for line in lines
+    ), done.stdout
+    assert any(line.endswith("tags │ [bold]x[/bold] \\[red] a\\") for line in lines), lines
+    assert any(line.endswith("tags │ [/] end") for line in lines), lines

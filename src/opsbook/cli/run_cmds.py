@@ -28,7 +28,6 @@ def run(
     store: StoreUrl = None,
 ) -> None:
     """Run a runbook durably: exit 0 done, 1 failed, 3 waiting for a human, 4 env locked."""
-    from opsbook.console.plan import show_plan
     from opsbook.console.run import display_for
     from opsbook.engine import raise_for_outcome, start_run
     from opsbook.plan import make_plan, parse_param_args
@@ -38,6 +37,8 @@ def run(
     plan = make_plan(loaded, runbook, env, parse_param_args(param or []))
     if not json and plan.protected:
         # A protected environment shows what will happen before anything does (DESIGN.md).
+        from opsbook.console.plan import show_plan
+
         show_plan(plan)
     with display_for(json) as display:
         outcome = start_run(

@@ -1,25 +1,26 @@
-"""Showing a run as it happens: plain lines (one per event), JSON lines, and asking at gates."""
+"""Showing a run as it happens: plain lines (one per event), JSON lines, and asking at gates.
+
+Rich loads only for a terminal: piped or JSON output is written as plain text.
+"""
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.live import Live
-from rich.prompt import Prompt
-from rich.text import Text
-
-from opsbook.console import Table, err, is_terminal, out, print_json_line
-from opsbook.console.untrusted import colored, escape, printable
+from opsbook.console import is_terminal, print_json_line
+from opsbook.console.untrusted import colored, escape, escape_plain, plain, printable
 from opsbook.engine.observe import RunEvent
 from opsbook.engine.runner import Outcome
 from opsbook.engine.states import EventType, RunStatus
 from opsbook.steps.base import Decision
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 _MARKS = {
     EventType.STEP_SUCCEEDED: "[green]✓[/green]",
@@ -33,10 +34,6 @@ _MARKS = {
 }
 
 
-_TAG = re.compile(r"(?<!\\)\[/?[a-z ]+\]")
-_UNESCAPE = re.compile(r"\\\[")
-
-
 class Display:
     """Receives the executor's events (from several threads) and shows them."""
 
@@ -44,7 +41,7 @@ class Display:
         self.as_json = as_json
         self.interactive = interactive and not as_json and is_terminal()
         self.ask = self._ask if self.interactive else None
-        self.plain = not out.is_terminal
+        self.plain = not sys.stdout.isatty()
         self.closed = False
 
     def observe(self, event: RunEvent) -> None:
@@ -65,84 +62,93 @@ class Display:
             return
         stamp = time.strftime("%H:%M:%S", time.localtime(event.at))
         if event.type == EventType.STEP_OUTPUT and not self.plain:
+            from rich.text import Text
+
+            from opsbook.console import out
+
             prefix = Text(f"{stamp}   {event.step_id} │", style="dim")
             out.print(Text.assemble(prefix, " ", colored(str(event.data.get("line", "")))))
             return
         if self.plain:
             # Not a terminal: one plain line per event, without Rich's per-line rendering cost.
-            text = _UNESCAPE.sub("[", _TAG.sub("", line))
-            sys.stdout.write(f"{stamp} {text}\n")
+            sys.stdout.write(f"{stamp} {plain(line)}\n")
             sys.stdout.flush()
         else:
+            from opsbook.console import out
+
             out.print(f"[dim]{stamp}[/dim] {line}")
 
     def _line(self, e: RunEvent) -> str | None:
         d = e.data
-        sid = escape(e.step_id or "")
+        esc = escape_plain if self.plain else escape
+        sid = esc(e.step_id or "")
         if e.type in (EventType.RUN_STARTED, EventType.RUN_RESUMED):
             verb = "started" if e.type == EventType.RUN_STARTED else "resumed"
             return (
-                f"run [bold]{e.run_id}[/bold] {verb}: {escape(str(d.get('runbook')))} on"
-                f" {escape(str(d.get('environment')))} by {escape(str(d.get('operator')))}"
+                f"run [bold]{e.run_id}[/bold] {verb}: {esc(str(d.get('runbook')))} on"
+                f" {esc(str(d.get('environment')))} by {esc(str(d.get('operator')))}"
             )
         if e.type == EventType.STEP_STARTED:
             attempt = f" (attempt {d['attempt']})" if d.get("attempt", 1) > 1 else ""
-            return f"▶ [bold]{sid}[/bold]{attempt}: {escape(str(d.get('action', '')))}"
+            return f"▶ [bold]{sid}[/bold]{attempt}: {esc(str(d.get('action', '')))}"
         if e.type == EventType.STEP_OUTPUT:
-            return f"  [dim]{sid} │[/dim] {escape(printable(str(d.get('line', ''))))}"
+            return f"  [dim]{sid} │[/dim] {esc(printable(str(d.get('line', ''))))}"
         if e.type in _MARKS:
             took = f" in {d['duration']:.2f}s" if "duration" in d else ""
-            why = f": {escape(str(d['message']))}" if d.get("message") else ""
+            why = f": {esc(str(d['message']))}" if d.get("message") else ""
             if e.type == EventType.STEP_SKIPPED:
-                why = f" (if: {escape(str(d.get('condition', '')))})"
+                why = f" (if: {esc(str(d.get('condition', '')))})"
             word = e.type.removeprefix("step_").replace("_", " ")
             if e.type == EventType.GATE_WAITING:
                 word, took, why = "waiting for approval", "", ""
                 if d.get("confirm"):
-                    word = "waiting for a human to confirm: " + escape("; ".join(d["confirm"]))
+                    word = "waiting for a human to confirm: " + esc("; ".join(d["confirm"]))
             if e.type == EventType.STEP_FAILED and d.get("continue_on_error"):
                 word += " (continue_on_error)"
             return f"{_MARKS[e.type]} {sid} {word}{took}{why}"
         if e.type == EventType.STEP_RETRY:
             return f"  {sid}: retrying in {d['delay']:.1f}s"
         if e.type == EventType.APPROVAL_REFUSED:
-            return f"[bold red]refused[/bold red] {sid}: {escape(str(d.get('message', '')))}"
+            return f"[bold red]refused[/bold red] {sid}: {esc(str(d.get('message', '')))}"
         if e.type == EventType.ROLLBACK_STARTED:
-            return f"[magenta]rolling back[/magenta]: {escape(str(d.get('reason', '')))}"
+            return f"[magenta]rolling back[/magenta]: {esc(str(d.get('reason', '')))}"
         if e.type == EventType.ROLLBACK_STEP_STARTED:
-            return f"↶ [bold]{sid}[/bold] rollback: {escape(str(d.get('action', '')))}"
+            return f"↶ [bold]{sid}[/bold] rollback: {esc(str(d.get('action', '')))}"
         if e.type == EventType.ROLLBACK_STOPPED:
             return (
                 f"[bold red]rollback stops at irreversible step {sid}[/bold red]; not rolled back:"
-                f" {', '.join(d.get('not_rolled_back', []))}"
+                f" {esc(', '.join(d.get('not_rolled_back', [])))}"
             )
         if e.type == EventType.STEP_INTERRUPTED:
-            return f"↻ {sid} was interrupted; running it again ({escape(str(d.get('reason')))})"
+            return f"↻ {sid} was interrupted; running it again ({esc(str(d.get('reason')))})"
         if e.type == EventType.RUN_FINISHED:
             status = str(d.get("status"))
             color = "green" if status == RunStatus.SUCCEEDED else "red"
-            message = escape(str(d.get("message", "")))
+            message = esc(str(d.get("message", "")))
             return f"run {e.run_id} [bold {color}]{status}[/bold {color}]: {message}"
         if e.type == EventType.RUN_INTERRUPTED:
-            return f"run {e.run_id} [yellow]interrupted[/yellow]: {escape(str(d['message']))}"
+            return f"run {e.run_id} [yellow]interrupted[/yellow]: {esc(str(d['message']))}"
         if e.type == EventType.RUN_PAUSED:
-            return f"run {e.run_id} [cyan]paused[/cyan]: {escape(str(d.get('message', '')))}"
+            return f"run {e.run_id} [cyan]paused[/cyan]: {esc(str(d.get('message', '')))}"
         if e.type == EventType.RUN_NEEDS_ATTENTION:
-            return f"run {e.run_id} [yellow]needs attention[/yellow]: {escape(str(d['message']))}"
+            return f"run {e.run_id} [yellow]needs attention[/yellow]: {esc(str(d['message']))}"
         if e.type == EventType.HEARTBEAT_FAILED:
             return (
                 f"run {e.run_id} [yellow]could not renew its lease[/yellow] for"
-                f" {d.get('failing', 0):.0f}s: {escape(str(d.get('message', '')))}"
+                f" {d.get('failing', 0):.0f}s: {esc(str(d.get('message', '')))}"
             )
         if e.type == EventType.LEASE_LOST:
-            return f"run {e.run_id} [red]lease lost[/red]: {escape(str(d.get('message', '')))}"
+            return f"run {e.run_id} [red]lease lost[/red]: {esc(str(d.get('message', '')))}"
         if e.type == EventType.WORKER_TOOK:
-            return f"worker took run {e.run_id} (owner {escape(str(d.get('owner')))})"
+            return f"worker took run {e.run_id} (owner {esc(str(d.get('owner')))})"
         if e.type in (EventType.WORKER_ERROR,):
-            return f"{e.type.replace('_', ' ')} {e.run_id}: {escape(str(d))}"
+            return f"{e.type.replace('_', ' ')} {e.run_id}: {esc(str(d))}"
         return None
 
     def _ask(self, step_id: str, items: list[str], evidence: dict[str, Any]) -> Decision:
+        from rich.prompt import Prompt
+
+        from opsbook.console import out
         from opsbook.engine.identity import operator
 
         what = "confirm before running" if evidence.get("confirm") else "gate"
@@ -175,13 +181,19 @@ class Display:
         if self.as_json:
             return
         if outcome.status == RunStatus.ABORTING:
-            out.print(escape(outcome.message))
+            from opsbook.console import info
+
+            info(outcome.message)
 
 
 class LiveDisplay(Display):
     """In a terminal: event lines scroll above a live table of steps (state, duration, tail)."""
 
     def __init__(self) -> None:
+        from rich.live import Live
+
+        from opsbook.console import out
+
         super().__init__(False, True)
         self.steps: dict[str, dict[str, Any]] = {}
         self.live = Live(console=out, refresh_per_second=8, transient=True)
@@ -234,6 +246,8 @@ class _Table:
         self.display = display
 
     def __rich__(self) -> Table:
+        from rich.table import Table
+
         table = Table(box=None, show_header=False, pad_edge=False)
         for column in ("step", "state", "time", "output"):
             table.add_column(column, overflow="ellipsis", no_wrap=True)
@@ -268,6 +282,8 @@ def show_decision(decision: dict[str, Any]) -> None:
             + "; ".join(decision["confirm"])
             + ")"
         )
+    from opsbook.console import out
+
     out.print(
         f"{what} {escape(decision['step'])} of run {run} {escape(verb)} by"
         f" {escape(decision['operator'])}; continue with `opsbook resume {run}`"
@@ -275,4 +291,4 @@ def show_decision(decision: dict[str, Any]) -> None:
     )
 
 
-__all__ = ["Display", "display_for", "err", "show_decision"]
+__all__ = ["Display", "display_for", "show_decision"]

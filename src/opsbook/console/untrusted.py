@@ -37,6 +37,21 @@ def escape(text: str) -> str:
     return markup_escape(_CONTROLS_IN_TEXT.sub("", text))
 
 
+def escape_plain(text: str) -> str:
+    """``text`` for markup that :func:`plain` turns into plain text without loading Rich: its
+    control characters removed, and every backslash and ``[`` escaped with a backslash."""
+    return _CONTROLS_IN_TEXT.sub("", text).replace("\\", "\\\\").replace("[", "\\[")
+
+
+_PLAIN = re.compile(r"\\([\\\[])|\[/?[a-z ]+\]")
+
+
+def plain(markup: str) -> str:
+    """Markup whose values went through :func:`escape_plain`, as plain text: the style tags
+    dropped and the escapes undone, in one pass from the left."""
+    return _PLAIN.sub(lambda m: m.group(1) or "", markup)
+
+
 def printable(line: str) -> str:
     """One line with every escape sequence and control character (newlines too) removed."""
     return _CONTROLS.sub("", line)

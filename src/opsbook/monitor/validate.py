@@ -38,6 +38,8 @@ def operations_problems(spec: Spec) -> Iterator[tuple[Loc, str]]:
 
 
 def _source_problems(spec: Spec) -> Iterator[tuple[Loc, str]]:
+    if not spec.sources:
+        return  # the source kinds (and the libraries they import) load only when needed
     from opsbook.spec.loader import validate_kind_config
 
     kinds = [k for k in source_kind_names() if k not in NO_SOURCE_KINDS]
