@@ -136,7 +136,7 @@ def test_detection_is_by_content_not_extension(tmp_path: Path) -> None:
     renamed.write_text(text)
     result = run_cli("import", str(renamed), "-o", str(tmp_path / "out.yaml"))
     assert result.returncode == 0, result.stderr
-    assert "from a Prometheus rules file: 4 metrics, 3 alerts, 0 slos" in result.stdout
+    assert "from a Prometheus rules file: 4 metrics, 3 alerts, 0 SLOs" in result.stdout
     assert load_spec(tmp_path / "out.yaml").spec.alerts
 
 
@@ -390,8 +390,8 @@ def test_imported_rule_and_slis_evaluate_against_a_real_prometheus(
 
 @pytest.mark.parametrize("name", ["rules", "sloth"])
 def test_docs_examples(tmp_path: Path, name: str) -> None:
-    """docs/import.md's rules and Sloth examples: inputs written, the console session run (real
-    `opsbook` commands), and the files they write equal the ones the page shows."""
+    """docs/import.md's rules and Sloth examples: inputs written, the console session
+    run (real `opsbook` commands), and the files they write equal the ones the page shows."""
     from test_import_docs import _session, fences
 
     blocks = [f for f in fences() if f.info.get("scene") == name]

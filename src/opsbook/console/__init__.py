@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Table",
+    "counted",
     "err",
     "error",
     "escape",
@@ -97,6 +98,11 @@ def line(markup: str, plain: str, *, stderr: bool = False) -> None:
     else:
         stream.write(plain + "\n")
         stream.flush()
+
+
+def counted(count: int, word: str, plural: str | None = None) -> str:
+    """``1 step``, ``2 steps``; ``plural`` where adding an s is wrong (``1 SLO``, ``2 SLOs``)."""
+    return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
 def escape_text(text: str) -> str:

@@ -14,7 +14,7 @@ from opsbook.checks.envdiff import EnvDiffReport
 from opsbook.checks.findings import Finding, Report
 from opsbook.checks.secrets import SecretsReport
 from opsbook.checks.suite import AllReport
-from opsbook.console import Table, out
+from opsbook.console import Table, counted, out
 from opsbook.console.untrusted import escape
 
 STYLE = {"error": "red", "warning": "yellow", "info": "dim"}
@@ -110,13 +110,10 @@ def _findings(findings: list[Finding]) -> None:
         )
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 or word == "info" else "s")
-
-
 def _summary(check: str, report: Report, subject: str = "") -> None:
     counts = report.counts()
-    text = ", ".join(_plural(counts[s], s) for s in ("error", "warning", "info"))
+    errors, warnings = counted(counts["error"], "error"), counted(counts["warning"], "warning")
+    text = f"{errors}, {warnings}, {counts['info']} info"
     about = f" ({escape(subject)})" if subject else ""
     if report.ok:
         out.print(f"[green]✓[/green] check {check} passed{about}: {text}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from opsbook.console import out, print_json
+from opsbook.console import counted, out, print_json
 from opsbook.console.untrusted import escape
 from opsbook.importer import ImportResult, MonitorImport, specfiles
 from opsbook.importer.init import InitResult
@@ -19,10 +19,10 @@ def show_import(
         return
     counts = result.counts
     out.print(
-        f"[green]✓[/green] wrote {escape(str(output))}: {counts.runbooks} runbooks,"
+        f"[green]✓[/green] wrote {escape(str(output))}: {counted(counts.runbooks, 'runbook')},"
         f" {counts.run_steps} run / {counts.check_steps} check / {counts.gate_steps} gate steps"
-        f" ({counts.gate_items} gate items), {counts.checks} checks, {counts.env} variables,"
-        f" {counts.params} params"
+        f" ({counted(counts.gate_items, 'gate item')}), {counted(counts.checks, 'check')},"
+        f" {counted(counts.env, 'variable')}, {counted(counts.params, 'param')}"
     )
     if counts.operations:
         kept = ", ".join(f"{k} {v}" for k, v in counts.operations.items())
@@ -32,7 +32,7 @@ def show_import(
         out.print(f"made from x-operations: {escape(made)} (check: opsbook monitor eval)")
     unmapped = len(result.draft.unmapped)
     where = f"listed in {escape(str(report))}" if report else "pass --report FILE to list them"
-    out.print(f"{unmapped} source lines not mapped ({where})")
+    out.print(f"{counted(unmapped, 'source line')} not mapped ({where})")
     classes = ", ".join(f"{k} {v}" for k, v in counts.classes.items() if v)
     if classes:
         out.print(f"commands: {escape(classes)}")
@@ -47,12 +47,16 @@ def show_monitor_import(
     if as_json:
         print_json(specfiles.summary(result, str(output)))
         return
-    counts = ", ".join(f"{v} {k}" for k, v in result.counts().items())
+    words = {"metrics": ("metric", None), "alerts": ("alert", None), "slos": ("SLO", "SLOs")}
+    counts = ", ".join(counted(v, *words[k]) for k, v in result.counts().items())
     what = result.draft.format.value
-    out.print(f"[green]✓[/green] wrote {escape(str(output))} from a {escape(what)}: {counts}")
-    notes = len(result.draft.notes)
+    article = "an" if what[:1] in "AEIOU" else "a"
+    out.print(
+        f"[green]✓[/green] wrote {escape(str(output))} from {article} {escape(what)}: {counts}"
+    )
+    notes = counted(len(result.draft.notes), "note")
     where = f"listed in {escape(str(report))}" if report else "pass --report FILE to list them"
-    out.print(f"{notes} notes on what changed or was skipped ({where})")
+    out.print(f"{notes} on what changed or was skipped ({where})")
     out.print(
         f"  set vars.{specfiles.URL_VAR} (now {escape(result.draft.url)}), then: "
         "opsbook monitor eval"

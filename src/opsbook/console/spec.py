@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from opsbook.console import counted, escape_text, line
 from opsbook.console import error as _error
-from opsbook.console import escape_text, line
 from opsbook.errors import SpecError
 from opsbook.spec.loader import LoadedSpec
 
@@ -13,11 +13,14 @@ from opsbook.spec.loader import LoadedSpec
 def show_valid(loaded: LoadedSpec) -> None:
     spec = loaded.spec
     steps = sum(len(r.steps) for r in spec.runbooks.values())
-    text = (
-        f"{_shown(loaded.path)} is valid: {len(spec.runbooks)} runbooks, {steps} steps,"
-        f" {len(spec.checks)} checks, {len(spec.env)} variables,"
-        f" {len(spec.environments)} environments"
+    counts = (
+        counted(len(spec.runbooks), "runbook"),
+        counted(steps, "step"),
+        counted(len(spec.checks), "check"),
+        counted(len(spec.env), "variable"),
+        counted(len(spec.environments), "environment"),
     )
+    text = f"{_shown(loaded.path)} is valid: {', '.join(counts)}"
     line(f"[green]✓[/green] {escape_text(text)}", f"✓ {text}")
 
 
