@@ -388,9 +388,9 @@ def test_imported_rule_and_slis_evaluate_against_a_real_prometheus(
         _stop(prometheus)
 
 
-@pytest.mark.parametrize("name", ["rules", "sloth"])
+@pytest.mark.parametrize("name", ["rules", "sloth", "openslo"])
 def test_docs_examples(tmp_path: Path, name: str) -> None:
-    """docs/import.md's rules and Sloth examples: inputs written, the console session
+    """docs/import.md's rules, Sloth and OpenSLO examples: inputs written, the console session
     run (real `opsbook` commands), and the files they write equal the ones the page shows."""
     from test_import_docs import _session, fences
 
