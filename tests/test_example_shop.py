@@ -231,12 +231,18 @@ def test_server_answers_its_endpoints_and_never_prints_a_secret(
     db = tmp_path / "shop.db"
     assert sh(shop, "migrate.sh", DATABASE_PATH=str(db)).returncode == 0
     planted = "sk_planted_b64c0ffee0123456789"
+    log = tmp_path / "logs" / "shop.jsonl"  # the server's request log, never in the checkout
     env = script_env(
-        SHOP_PORT=str(port), DATABASE_PATH=str(db), SHOP_VERSION="9", SENTRY_DSN=planted
+        SHOP_PORT=str(port),
+        DATABASE_PATH=str(db),
+        SHOP_VERSION="9",
+        SENTRY_DSN=planted,
+        SHOP_LOG=str(log),
     )
     proc = subprocess.Popen(
         [sys.executable, str(shop / "app" / "server.py")],
         env=env,
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -256,6 +262,11 @@ def test_server_answers_its_endpoints_and_never_prints_a_secret(
         output, _ = proc.communicate(timeout=30)
     assert f"listening on http://127.0.0.1:{port}" in output
     assert "SENTRY_DSN" in output and planted not in output
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {"route": "/version", "status": 200} in [
+        {k: entry[k] for k in ("route", "status")} for entry in logged
+    ]
+    assert planted not in log.read_text()
 
 
 def test_migrate_twice_applies_nothing_the_second_time(shop: Path, tmp_path: Path) -> None:
