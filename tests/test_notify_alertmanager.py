@@ -2,8 +2,8 @@
 byte for byte: Alertmanager, on 127.0.0.1 with a temp config, sends a group of two alerts to a
 webhook receiver; opsbook's builder, given the same alerts, must write the same bytes. Labels and
 annotations hold what Go's encoder and Python's json.dumps write differently (<, >, &, U+2028,
-\\b, \\f, non-ASCII). Fingerprints and the order of alerts are Alertmanager's own (opsbook hashes
-label sets its own way), so they are taken from its body; everything else is opsbook's."""
+\\b, \\f, non-ASCII). The fingerprints and the order of the alerts are opsbook's too: Prometheus'
+label-set fingerprint, and Alertmanager's order (job, instance, then the label sets)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from opsbook.monitor.labels import alertmanager_order, fingerprint
 from opsbook.notify.payload import AlertItem, webhook_message
 from opsbook.notify.routing import group_key
 from web_support import daemon, free_port, wait_until
@@ -42,6 +43,16 @@ LOW = {
     "annotations": {"summary": "errors > 5% at <café>\u2028next line"},
     "startsAt": "2026-12-01T10:00:01.25Z",
 }
+
+# Alertmanager lists a notification's alerts by job, then instance (alerts without one after),
+# then by label set (fewer labels first): this order is not the fingerprints' or the routes'.
+BY_JOB = {"labels": {**LOW["labels"], "route": "/y", "job": "api"}, "annotations": {},
+          "startsAt": "2026-12-01T10:00:02Z"}  # fmt: skip
+BY_INSTANCE = {"labels": {**LOW["labels"], "route": "/x", "instance": "10.0.0.7:80"},
+               "annotations": {}, "startsAt": "2026-12-01T10:00:03Z"}  # fmt: skip
+FEWER = {"labels": {"alertname": "HighErrors", "route": "/z"}, "annotations": {},
+         "startsAt": "2026-12-01T10:00:04Z"}  # fmt: skip
+ALL = [HIGH, LOW, BY_JOB, BY_INSTANCE, FEWER]
 
 
 @pytest.fixture
@@ -105,12 +116,14 @@ def _time(text: str | None) -> float | None:
 
 
 def _ours(theirs: bytes, sent: dict[str, dict[str, Any]], external_url: str) -> bytes:
-    """opsbook's body for the alerts Alertmanager reported, in its order, with its fingerprints;
-    each alert's status and times are what was sent to it."""
-    reported = json.loads(theirs)["alerts"]
+    """opsbook's body for the alerts Alertmanager reported (the group may not hold all yet), in
+    opsbook's order, with opsbook's fingerprints; each alert's status and times are what was
+    sent to it."""
+    reported = {a["labels"]["route"] for a in json.loads(theirs)["alerts"]}
     items = []
-    for alert in reported:
-        given = sent[alert["labels"]["route"]]
+    for given in alertmanager_order(
+        [sent[route] for route in reported], lambda given: given["labels"]
+    ):
         ends = _time(given.get("endsAt"))
         items.append(
             AlertItem(
@@ -119,7 +132,7 @@ def _ours(theirs: bytes, sent: dict[str, dict[str, Any]], external_url: str) -> 
                 given["annotations"],
                 _time(given["startsAt"]),
                 ends,
-                alert["fingerprint"],
+                fingerprint(given["labels"]),
                 given.get("generatorURL", ""),
             )
         )
@@ -143,11 +156,13 @@ def test_the_webhook_body_is_alertmanagers_byte_for_byte(
     alertmanager: str, receiver: tuple[int, queue.Queue[bytes]]
 ) -> None:
     bodies = receiver[1]
-    sent = {"/pay?a=1&b=<2>": dict(HIGH), "/cart": dict(LOW)}
-    _post(alertmanager, [HIGH, LOW])
+    sent = {a["labels"]["route"]: dict(a) for a in ALL}
+    _post(alertmanager, ALL)
     first = bodies.get(timeout=30)
-    while len(json.loads(first)["alerts"]) < 2:  # the two alerts may arrive a group apart
+    while len(json.loads(first)["alerts"]) < len(ALL):  # they may arrive a group apart
         first = bodies.get(timeout=30)
+    routes = [a["labels"]["route"] for a in json.loads(first)["alerts"]]
+    assert routes == ["/y", "/x", "/z", "/cart", "/pay?a=1&b=<2>"]
     assert first == _ours(first, sent, alertmanager)
     assert b"\\u2028" in first and b"\\u0008" in first and b"\\u0026" in first  # it was tested
 
@@ -156,5 +171,5 @@ def test_the_webhook_body_is_alertmanagers_byte_for_byte(
     _post(alertmanager, [resolved])
     second = bodies.get(timeout=30)
     statuses = sorted(a["status"] for a in json.loads(second)["alerts"])
-    assert statuses == ["firing", "resolved"], second
+    assert statuses == ["firing"] * 4 + ["resolved"], second
     assert second == _ours(second, sent, alertmanager)

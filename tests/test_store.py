@@ -169,3 +169,44 @@ def test_unreachable_store_is_one_clear_line_without_the_password(tmp_path: Path
     assert result.stderr.startswith("error: store unavailable (postgresql://u:***@127.0.0.1:1/x)")
     assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_alert_stored_before_version_9_keeps_firing_across_the_upgrade(
+    store_url: str, stores: Opener
+) -> None:
+    """Version 9 re-keys stored alert instances by Prometheus' fingerprint: an alert firing when
+    opsbook is upgraded is the same instance after it (no resolve, no new pending, no page)."""
+    from datetime import UTC, datetime
+
+    from opsbook.monitor.evaluate import load_statuses, step_alerts
+    from opsbook.monitor.labels import fingerprint, label_digest
+    from opsbook.monitor.metrics import Reading
+    from opsbook.sources.base import Sample
+    from opsbook.spec.loader import validate_text
+
+    spec = validate_text(
+        "version: 1\nproject: shop\nsources: {db: {sql: 'sqlite:///x.db'}}\n"
+        "metrics: {errors: {from: db, query: 'select 1'}}\n"
+        "alerts: {high: {when: errors > 0.5, severity: page}}\n",
+        "opsbook.yaml",
+    ).spec
+    labels = {"alertname": "high", "severity": "page"}
+    store = stores(store_url)
+    with store.begin() as conn:  # as version 8 stored it: keyed by opsbook's old digest
+        conn.execute(
+            insert(schema.alert_instances).values(
+                project="shop", alert="high", fingerprint=label_digest(labels), labels=labels,
+                annotations={}, origin="rule", state="firing", value=1.0, nodata=0,
+                active_at=100.0, firing_since=100.0, last_true_at=160.0, evaluated_at=160.0,
+            )
+        )  # fmt: skip
+        conn.execute(schema.schema_version.delete().where(schema.schema_version.c.version == 9))
+    upgraded = stores(store_url)
+    stored = load_statuses(upgraded, "shop")
+    assert list(stored) == [("high", fingerprint(labels))]
+    assert fingerprint(labels) != label_digest(labels)
+    now = datetime.fromtimestamp(220.0, UTC)
+    readings = {"errors": Reading("errors", [Sample({}, 1.0)])}
+    statuses, changes = step_alerts(spec, readings, stored, now)
+    assert changes == []
+    assert [(s.state.value, s.instance.firing_since) for s in statuses] == [("firing", 100.0)]

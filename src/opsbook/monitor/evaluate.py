@@ -8,14 +8,13 @@ instances and one event per transition to the hash chain, then transition hooks 
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from opsbook.monitor.anomaly import Band, Baselines, Truth, truths_of
+from opsbook.monitor.labels import fingerprint
 from opsbook.monitor.metrics import Reading, read_series, source_context
 from opsbook.monitor.state import AlertState, Instance, Rule, step, transition
 from opsbook.sources.base import Sample
@@ -28,12 +27,6 @@ if TYPE_CHECKING:
     from opsbook.store import Store
 
 ACTOR = "opsbook-monitor"
-
-
-def fingerprint(labels: Mapping[str, str]) -> str:
-    """A stable id of a label set (16 hex digits, as Alertmanager shows them)."""
-    text = json.dumps(dict(sorted(labels.items())), separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from opsbook.monitor.labels import alertmanager_order, label_digest
 from opsbook.monitor.state import AlertState
 from opsbook.notify.payload import AlertItem, webhook_message
 from opsbook.notify.routing import Delivery, all_match, group_key, route
@@ -111,7 +112,7 @@ def dispatch(store: Store, loaded: LoadedSpec, now: datetime) -> list[int]:
         if not alerts:
             continue
         digest = hashlib.sha256(
-            "|".join(sorted(f"{a.fingerprint}:{a.state.value}" for a in alerts)).encode()
+            "|".join(sorted(f"{label_digest(a.labels)}:{a.state.value}" for a in alerts)).encode()
         ).hexdigest()
         first_at = row.first_at if row is not None else at
         seq = row.seq if row is not None else 0
@@ -147,7 +148,7 @@ def dispatch(store: Store, loaded: LoadedSpec, now: datetime) -> list[int]:
                 ends_at=None if a.state == AlertState.FIRING else a.instance.resolved_at,
                 fingerprint=a.fingerprint,
             )
-            for a in sorted(alerts, key=lambda a: a.fingerprint)
+            for a in alertmanager_order(alerts, lambda a: a.labels)
         ]
         body = webhook_message(
             receiver=group.receiver, group_key=group.key, group_labels=group.labels, alerts=items

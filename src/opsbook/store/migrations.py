@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, insert, inspect, select, text
+from sqlalchemy import Connection, insert, inspect, select, text, update
 
 from opsbook.errors import StoreVersionError
 from opsbook.store import schema
@@ -97,6 +97,27 @@ def _v3(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {schema.runs.name} ADD COLUMN leased_at FLOAT"))
 
 
+def _v9(conn: Connection) -> None:
+    # Alert instances are keyed by their label set's fingerprint, which is now Prometheus' own
+    # (opsbook.monitor.labels); stored instances are re-keyed so a firing alert stays the same
+    # instance (no new pending, no second page) across the upgrade.
+    from opsbook.monitor.labels import fingerprint
+
+    a = schema.alert_instances
+    for row in conn.execute(select(a.c.project, a.c.alert, a.c.fingerprint, a.c.labels)).all():
+        new = fingerprint(dict(row.labels))
+        if new != row.fingerprint:
+            conn.execute(
+                update(a)
+                .where(
+                    a.c.project == row.project,
+                    a.c.alert == row.alert,
+                    a.c.fingerprint == row.fingerprint,
+                )
+                .values(fingerprint=new)
+            )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "runs, steps, attempts, approvals, hash-chained events", _v1),
     (2, "event MACs, approval signatures, attempt process groups", _v2),
@@ -105,6 +126,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (6, "incidents, pages, schedule claims, handoffs; events by time", _v6),
     (7, "feature flag states and their changes", _v7),
     (8, "API tokens, dashboard users and sessions, approval links", _v8),
+    (9, "alerts: keyed by Prometheus' label-set fingerprints", _v9),
 ]
 LATEST = MIGRATIONS[-1][0]
 
