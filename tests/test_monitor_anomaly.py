@@ -130,9 +130,14 @@ def test_the_documented_example_runs_as_shown(tmp_path: Path) -> None:
         assert shown == expected.rstrip("\n").splitlines()
 
 
-@pytest.mark.timeout(90)  # three watch processes, each a CLI start-up and an evaluation
-def test_watch_fires_on_an_anomaly(project: Path, tmp_path: Path) -> None:
+@pytest.mark.timeout(120)  # three watch processes, each a CLI start-up and an evaluation; serve
+def test_watch_fires_on_an_anomaly_and_keeps_its_band(project: Path, tmp_path: Path) -> None:
+    """The band of the last evaluation is stored with the alert: `opsbook alerts` (text and
+    --json), the API and the dashboard's alerts page show it beside the value."""
     import shutil
+
+    from opsbook.store.database import default_url
+    from web_support import make_token, serving
 
     copy = tmp_path / "shop"
     shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".opsbook", "*.db"))
@@ -145,6 +150,24 @@ def test_watch_fires_on_an_anomaly(project: Path, tmp_path: Path) -> None:
     assert spike["state"] == "firing"
     since = datetime.fromisoformat(spike["firing_since"].replace("Z", "+00:00"))
     assert since.timestamp() == pytest.approx(at("09:03").timestamp() + 30, abs=1)
+    band = spike["band"]
+    assert band["low"] < band["high"] < spike["value"]  # the spike is above its band
+    slower = next(a for a in shown if a["alert"] == "slower_than_last_week")
+    assert slower["band"]["low"] <= slower["value"] <= slower["band"]["high"]  # inside
+    edges = f"(band {band['low']:.6g} .. {band['high']:.6g})"
+    text = run_cli("alerts", cwd=copy).stdout
+    assert edges in next(line for line in text.splitlines() if line.startswith("error_spike"))
+    # serve's own watcher evaluates at the real time (no data then, so no band): the dashboard
+    # is served for the same project from a file without the monitoring, to read what is stored.
+    (copy / "serve.yaml").write_text("version: 1\nproject: shop\n")
+    url = default_url(copy)
+    token = make_token(copy, url, "viewer", "v")
+    with serving(copy, url, "--file", "serve.yaml") as served, served.client(token) as api:
+        listed = api.get("/api/v1/alerts").json()
+        assert next(a for a in listed if a["alert"] == "error_spike")["band"] == band
+        page = api.get("/alerts")
+        assert page.status_code == 200
+        assert f"(band {round(band['low'], 6)} .. {round(band['high'], 6)})" in page.text
 
 
 def test_each_label_set_has_its_own_band() -> None:

@@ -174,8 +174,9 @@ def test_unreachable_store_is_one_clear_line_without_the_password(tmp_path: Path
 def test_an_alert_stored_before_version_9_keeps_firing_across_the_upgrade(
     store_url: str, stores: Opener
 ) -> None:
-    """Version 9 re-keys stored alert instances by Prometheus' fingerprint: an alert firing when
-    opsbook is upgraded is the same instance after it (no resolve, no new pending, no page)."""
+    """Version 9 re-keys stored alert instances by Prometheus' fingerprint (and adds the band
+    columns): an alert firing when opsbook is upgraded is the same instance after it (no
+    resolve, no new pending, no page)."""
     from datetime import UTC, datetime
 
     from opsbook.monitor.evaluate import load_statuses, step_alerts
@@ -201,6 +202,8 @@ def test_an_alert_stored_before_version_9_keeps_firing_across_the_upgrade(
             )
         )  # fmt: skip
         conn.execute(schema.schema_version.delete().where(schema.schema_version.c.version == 9))
+        for column in ("band_low", "band_high"):  # version 8 had no band columns
+            conn.execute(text(f"ALTER TABLE {schema.alert_instances.name} DROP COLUMN {column}"))
     upgraded = stores(store_url)
     stored = load_statuses(upgraded, "shop")
     assert list(stored) == [("high", fingerprint(labels))]
@@ -210,3 +213,4 @@ def test_an_alert_stored_before_version_9_keeps_firing_across_the_upgrade(
     statuses, changes = step_alerts(spec, readings, stored, now)
     assert changes == []
     assert [(s.state.value, s.instance.firing_since) for s in statuses] == [("firing", 100.0)]
+    assert stored[("high", fingerprint(labels))].band is None

@@ -47,7 +47,9 @@ def show_readings(readings: dict[str, Reading]) -> None:
     out.print(table)
 
 
-def show_alerts(statuses: list[AlertStatus], *, header: str = "") -> None:
+def show_alerts(statuses: list[AlertStatus], *, header: str = "", bands: bool = True) -> None:
+    """The alert instances; with ``bands``, an anomaly alert's band beside its value (``monitor
+    eval`` shows the bands in a table of their own)."""
     if header:
         out.print(header)
     if not statuses:
@@ -68,11 +70,15 @@ def show_alerts(statuses: list[AlertStatus], *, header: str = "") -> None:
             f"[{STATE_STYLE.get(state, '')}]{shown}[/]",
             escape(status.severity),
             escape(_labels(status.labels)),
-            "-" if status.origin == "intake" else _value(inst.value),
+            "-" if status.origin == "intake" else _value(inst.value) + _band(status.band, bands),
             when(since),
             escape(status.annotations.get("summary", "")),
         )
     out.print(table)
+
+
+def _band(band: tuple[float, float] | None, shown: bool) -> str:
+    return "" if band is None or not shown else f" (band {_value(band[0])} .. {_value(band[1])})"
 
 
 def show_bands(bands: dict[str, list[Band]]) -> None:
@@ -100,7 +106,7 @@ def show_evaluation(evaluation: Evaluation) -> None:
     if any(evaluation.bands.values()):
         show_bands(evaluation.bands)
         out.print()
-    show_alerts(evaluation.alerts)
+    show_alerts(evaluation.alerts, bands=False)
     firing = len(evaluation.firing)
     out.print()
     out.print(f"{firing} firing" if firing else "nothing firing")

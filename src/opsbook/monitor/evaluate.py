@@ -38,6 +38,8 @@ class AlertStatus:
     annotations: dict[str, str]
     instance: Instance
     origin: str = "rule"
+    band: tuple[float, float] | None = None
+    """An anomaly alert's band (low, high) at the last evaluation."""
 
     @property
     def fingerprint(self) -> str:
@@ -60,6 +62,7 @@ class AlertStatus:
             "fingerprint": self.fingerprint,
             "origin": self.origin,
             **{k: v for k, v in asdict(self.instance).items() if k != "state"},
+            "band": None if self.band is None else {"low": self.band[0], "high": self.band[1]},
         }
 
 
@@ -136,7 +139,7 @@ def step_alerts(
     changes: list[Transition] = []
     holds = holds or {}
     for name, alert in {**spec.alerts, **burn_rules(spec)}.items():
-        base = {"alertname": name, "severity": alert.severity, **alert.labels}
+        base = base_labels(name, alert)
         seen: set[str] = set()
         truths: list[tuple[dict[str, str], bool | None, float | None]] = []
         if name in holds:
@@ -166,6 +169,26 @@ def step_alerts(
                 _advance(spec, name, alert, prev.labels, prev, truth, None, at, changes)
             )
     return statuses, changes
+
+
+def base_labels(name: str, alert: Alert) -> dict[str, str]:
+    """The labels every instance of an alert has; a series adds its own."""
+    return {"alertname": name, "severity": alert.severity, **alert.labels}
+
+
+def _band_edges(
+    spec: Spec, bands: Mapping[str, list[Band]]
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """(alert, fingerprint) → (low, high) of each anomaly series with a band."""
+    return {
+        (name, fingerprint({**base_labels(name, spec.alerts[name]), **band.labels})): (
+            band.low,
+            band.high,
+        )
+        for name, found in bands.items()
+        for band in found
+        if band.low is not None and band.high is not None
+    }
 
 
 def _threshold_truths(
@@ -268,6 +291,9 @@ def evaluate(
         bands = Baselines(ctx, loaded.spec, [now]).bands(readings, now)
     truths = truths_of(bands)
     statuses, changes = step_alerts(loaded.spec, readings, previous, now, holds, truths)
+    edges = _band_edges(loaded.spec, bands)
+    for status in statuses:
+        status.band = edges.get((status.alert, status.fingerprint))
     save_statuses(store, project, statuses, changes)
     run_hooks(store, loaded, changes)
     return Evaluation(now, dict(readings), statuses, changes, bands)
@@ -289,8 +315,9 @@ def load_statuses(store: Store, project: str) -> dict[tuple[str, str], AlertStat
             value=row.value,
             nodata=bool(row.nodata),
         )
+        band = None if row.band_low is None else (row.band_low, row.band_high)
         status = AlertStatus(
-            row.alert, dict(row.labels), dict(row.annotations), instance, row.origin
+            row.alert, dict(row.labels), dict(row.annotations), instance, row.origin, band
         )
         out[(row.alert, row.fingerprint)] = status
     return out
@@ -322,6 +349,8 @@ def save_statuses(
                     "resolved_at": inst.resolved_at,
                     "last_true_at": inst.last_true_at,
                     "evaluated_at": None,
+                    "band_low": None if status.band is None else status.band[0],
+                    "band_high": None if status.band is None else status.band[1],
                 },
             )
         if changes:

@@ -104,6 +104,11 @@ def _v9(conn: Connection) -> None:
     from opsbook.monitor.labels import fingerprint
 
     a = schema.alert_instances
+    # A store made by this version has the band columns already (version 5 creates the table).
+    columns = {c["name"] for c in inspect(conn).get_columns(a.name)}
+    for name in ("band_low", "band_high"):
+        if name not in columns:
+            conn.execute(text(f"ALTER TABLE {a.name} ADD COLUMN {name} FLOAT"))
     for row in conn.execute(select(a.c.project, a.c.alert, a.c.fingerprint, a.c.labels)).all():
         new = fingerprint(dict(row.labels))
         if new != row.fingerprint:
@@ -126,7 +131,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (6, "incidents, pages, schedule claims, handoffs; events by time", _v6),
     (7, "feature flag states and their changes", _v7),
     (8, "API tokens, dashboard users and sessions, approval links", _v8),
-    (9, "alerts: keyed by Prometheus' label-set fingerprints", _v9),
+    (9, "alerts: keyed by Prometheus' label-set fingerprints; anomaly band edges", _v9),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -207,6 +207,9 @@ alert_instances = Table(
     Column("last_true_at", Float),
     Column("evaluated_at", Float),
     Column("ends_at", Float),
+    # An anomaly alert's band at its last evaluation (migration 9); null for other alerts.
+    Column("band_low", Float),
+    Column("band_high", Float),
 )
 
 outbox = Table(
