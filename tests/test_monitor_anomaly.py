@@ -157,14 +157,17 @@ def test_watch_fires_on_an_anomaly_and_keeps_its_band(project: Path, tmp_path: P
     edges = f"(band {band['low']:.6g} .. {band['high']:.6g})"
     text = run_cli("alerts", cwd=copy).stdout
     assert edges in next(line for line in text.splitlines() if line.startswith("error_spike"))
-    # serve's own watcher evaluates at the real time (no data then, so no band): the dashboard
-    # is served for the same project from a file without the monitoring, to read what is stored.
-    (copy / "serve.yaml").write_text("version: 1\nproject: shop\n")
+    # serve's watcher evaluates too: at the real time there is no data (and no band), so its
+    # clock starts where watch's left off.
     url = default_url(copy)
     token = make_token(copy, url, "viewer", "v")
-    with serving(copy, url, "--file", "serve.yaml") as served, served.client(token) as api:
+    later = ("--now", "2026-11-30T09:03:40Z")
+    with serving(copy, url, *later) as served, served.client(token) as api:
         listed = api.get("/api/v1/alerts").json()
-        assert next(a for a in listed if a["alert"] == "error_spike")["band"] == band
+        spike = next(a for a in listed if a["alert"] == "error_spike")
+        assert spike["state"] == "firing"
+        band = spike["band"]
+        assert band["low"] < band["high"] < spike["value"]
         page = api.get("/alerts")
         assert page.status_code == 200
         assert f"(band {round(band['low'], 6)} .. {round(band['high'], 6)})" in page.text

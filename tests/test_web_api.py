@@ -16,6 +16,7 @@ from engine_support import rows
 from opsbook.store import schema
 from web_support import (
     FAST,
+    PROJECT,
     Serve,
     make_token,
     make_user,
@@ -28,6 +29,7 @@ from web_support import (
 )
 
 PASSWORD = "correct horse"  # pragma: allowlist secret
+PROJECT_WITH_SEVERITIES = PROJECT + "severities:\n  P1: {respond: 15m, description: Site down}\n"
 
 
 @pytest.fixture(scope="module")
@@ -416,3 +418,34 @@ def test_json_that_is_not_text_is_refused_naming_the_value_and_the_server_goes_o
         assert refused.status_code == status, refused.text
         assert where in refused.text and "Traceback" not in refused.text
         assert api.get("/api/v1/me").status_code == 200  # the same server answers on
+
+
+def test_serve_now_moves_the_clock_of_incidents_but_not_of_runs(tmp_path: Path) -> None:
+    """`serve --now` is a drill's clock: an incident opened over the API is opened at that time
+    (and the clock runs on from it), while a run started beside it keeps the real time."""
+    from datetime import UTC, datetime, timedelta
+
+    root = project(tmp_path / "p", PROJECT_WITH_SEVERITIES)
+    store_url = f"sqlite:///{root / 'state.db'}"
+    token = make_token(root, store_url, "operator", "op")
+    drill = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    with (
+        serving(root, store_url, "--now", "2026-11-30T09:00:00Z") as served,
+        served.client(token) as api,
+    ):
+        opened = api.post("/api/v1/incidents", json={"title": "drill", "severity": "P1"})
+        assert opened.status_code == 201, opened.text
+        at = datetime.fromisoformat(opened.json()["opened_at"].replace("Z", "+00:00"))
+        assert 0 <= (at - drill).total_seconds() < 60
+        due = datetime.fromisoformat(opened.json()["due_at"].replace("Z", "+00:00"))
+        assert due - at == timedelta(minutes=15)  # the severity's response time
+        started = api.post("/api/v1/runs", json={"runbook": "quick", "env": "local", "params": {}})
+        run = _wait_status(api, started.json()["id"], "succeeded")["run"]
+    assert run["created_at"] > drill.timestamp() + 86_400  # runs keep the real clock
+
+
+def test_serve_refuses_a_now_it_cannot_read(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    done = run_cli("serve", "--port", "0", "--now", "yesterday-ish", cwd=root)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--now" in done.stderr and "traceback" not in done.stderr.lower()

@@ -9,7 +9,7 @@ import typer
 
 from opsbook.cli.app import app
 from opsbook.cli.common import project_store
-from opsbook.cli.options import SpecFile, StoreUrl
+from opsbook.cli.options import Now, SpecFile, StoreUrl
 
 
 @app.command()
@@ -29,12 +29,24 @@ def serve(
     poll: Annotated[float, typer.Option("--poll", help="Seconds between looks for runs.")] = 1.0,
     file: SpecFile = None,
     store: StoreUrl = None,
+    now: Now = None,
 ) -> None:
-    """Run the worker, the HTTP API (/api/v1) and the dashboard until SIGTERM or Ctrl-C."""
+    """Run the worker, the HTTP API (/api/v1) and the dashboard until SIGTERM or Ctrl-C.
+    With --now, the clock of alerts, SLOs, incidents and on-call starts there and runs on
+    (a drill, or yesterday's logs on the dashboard); runs keep the real clock."""
+    from opsbook.clock import parse_time
     from opsbook.console import info
     from opsbook.web.server import Listen, check_listen
     from opsbook.web.server import serve as run_server
 
     listen = Listen(host, port, tls_cert, tls_key, insecure_http)
     check_listen(listen)
-    run_server(project_store(store, file), listen, spec_file=file, poll=poll, announce=info)
+    start = parse_time(now) if now else None
+    run_server(
+        project_store(store, file),
+        listen,
+        spec_file=file,
+        poll=poll,
+        announce=info,
+        now=start,
+    )

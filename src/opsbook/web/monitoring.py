@@ -3,7 +3,6 @@ library, and the mount of its Alertmanager intake (``POST /api/v2/alerts``)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -32,10 +31,6 @@ class NewSilence(BaseModel):
     ]
     duration: Annotated[str, Field(alias="for", max_length=20)] = "2h"
     comment: Annotated[str, Field(max_length=1000)] = ""
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @api.get("/alerts", tags=["monitoring"])
@@ -72,7 +67,7 @@ def add_silence(request: Request, body: NewSilence, who: Operator) -> dict[str, 
         ctx(request).store,
         loaded.spec.project,
         list(body.matchers),
-        now=_now(),
+        now=ctx(request).now(),
         duration=seconds,
         author=who.actor,
         comment=body.comment,
@@ -88,7 +83,11 @@ def expire_silence(
 
     loaded = _loaded(request)
     count = expire(
-        ctx(request).store, loaded.spec.project, silence_id, now=_now(), author=who.actor
+        ctx(request).store,
+        loaded.spec.project,
+        silence_id,
+        now=ctx(request).now(),
+        author=who.actor,
     )
     return {"id": silence_id, "expired": count}
 
@@ -99,7 +98,7 @@ def slos(request: Request, who: Viewer) -> list[dict[str, Any]]:
     from opsbook.monitor.slo import slo_statuses
 
     loaded = _loaded(request)
-    return [s.to_dict() for s in slo_statuses(loaded, _now(), store=ctx(request).store)]
+    return [s.to_dict() for s in slo_statuses(loaded, ctx(request).now(), store=ctx(request).store)]
 
 
 def burn_chart(slo: dict[str, Any]) -> str:
@@ -149,7 +148,7 @@ def budget_bar(slo: dict[str, Any]) -> str:
 @pages.get("/alerts")
 def alerts_page(request: Request, who: Viewer) -> Response:
     request.state.principal = who
-    now = _now().timestamp()
+    now = ctx(request).now().timestamp()
     found = alerts(request, who)
     try:
         budgets = slos(request, who)

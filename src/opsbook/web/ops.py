@@ -6,7 +6,6 @@ current time; the libraries record every change in the hash chain.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -30,10 +29,6 @@ Operator = Annotated[Principal, Depends(need(Role.OPERATOR, "this"))]
 Ref = Annotated[str, Field(min_length=1, max_length=40)]
 Key = Annotated[str, Field(min_length=1, max_length=200)]
 Text = Annotated[str, Field(max_length=10_000)]
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _loaded(request: Request) -> LoadedSpec:
@@ -84,7 +79,12 @@ def open_incident(request: Request, body: NewIncident, who: Operator) -> dict[st
 
     loaded = _loaded(request)
     found, _ = open_(
-        ctx(request).store, loaded.spec, body.title, body.severity, now=_now(), actor=who.actor
+        ctx(request).store,
+        loaded.spec,
+        body.title,
+        body.severity,
+        now=ctx(request).now(),
+        actor=who.actor,
     )
     return found.to_json()
 
@@ -102,7 +102,7 @@ def ack_incident(request: Request, ref: Ref, who: Operator) -> dict[str, Any]:
 
     loaded = _loaded(request)
     return acknowledge(
-        ctx(request).store, loaded.spec.project, ref, now=_now(), actor=who.actor
+        ctx(request).store, loaded.spec.project, ref, now=ctx(request).now(), actor=who.actor
     ).to_json()
 
 
@@ -113,7 +113,12 @@ def note_incident(request: Request, ref: Ref, body: IncidentNote, who: Operator)
 
     loaded = _loaded(request)
     return add_note(
-        ctx(request).store, loaded.spec.project, ref, body.text, now=_now(), actor=who.actor
+        ctx(request).store,
+        loaded.spec.project,
+        ref,
+        body.text,
+        now=ctx(request).now(),
+        actor=who.actor,
     ).to_json()
 
 
@@ -127,7 +132,7 @@ def resolve_incident(request: Request, ref: Ref, body: Resolution, who: Operator
         ctx(request).store,
         loaded.spec.project,
         ref,
-        now=_now(),
+        now=ctx(request).now(),
         actor=who.actor,
         note=body.note or None,
     ).to_json()
@@ -142,7 +147,7 @@ def oncall(request: Request, who: Viewer) -> list[dict[str, Any]]:
 def _roster(request: Request) -> list[Any]:
     from opsbook.incidents.oncall import roster
 
-    return roster(_loaded(request).spec, _now())
+    return roster(_loaded(request).spec, ctx(request).now())
 
 
 def _duty(duty: Any) -> dict[str, Any]:
@@ -171,7 +176,12 @@ def _handoff(request: Request, who: Principal, since: str | None) -> Report:
     from opsbook.incidents.handoff import report
 
     return report(
-        ctx(request).store, _loaded(request), now=_now(), since=since, actor=who.actor, record=False
+        ctx(request).store,
+        _loaded(request),
+        now=ctx(request).now(),
+        since=since,
+        actor=who.actor,
+        record=False,
     )
 
 

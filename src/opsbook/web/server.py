@@ -15,9 +15,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
+from opsbook.clock import utcnow
 from opsbook.errors import UsageError
 from opsbook.store import Store
 
@@ -67,8 +69,10 @@ def serve(
     spec_file: Path | None = None,
     poll: float = 1.0,
     announce: Callable[[str], None] = lambda _: None,
+    now: datetime | None = None,
 ) -> None:
-    """Serve until SIGTERM or Ctrl-C; the worker takes runs meanwhile."""
+    """Serve until SIGTERM or Ctrl-C; the worker takes runs meanwhile. ``now`` starts the clock
+    of operations (the watcher, alerts, SLOs, incidents, on-call) there, and it runs on."""
     import uvicorn
 
     from opsbook.engine import work
@@ -77,6 +81,8 @@ def serve(
 
     check_listen(listen)
     context = ServeContext(store, spec_file, secure=listen.tls_cert is not None)
+    if now is not None:
+        context.offset = now - utcnow()
     config = uvicorn.Config(
         create_app(context),
         host=listen.host,
@@ -108,7 +114,7 @@ def serve(
         stopping.set()
         raise KeyboardInterrupt  # reaches the run in flight like Ctrl-C
 
-    watcher = _start_watcher(store, spec_file, stopping, announce)
+    watcher = _start_watcher(store, spec_file, stopping, announce, context.now)
     previous = signal.signal(signal.SIGTERM, on_signal)
     previous_int = signal.signal(signal.SIGINT, on_signal)
     try:
@@ -131,6 +137,7 @@ def _start_watcher(
     spec_file: Path | None,
     stop: threading.Event,
     announce: Callable[[str], None],
+    clock: Callable[[], datetime],
 ) -> threading.Thread | None:
     """The watcher (``opsbook watch``'s ticks: metrics, alerts, notifications, and what other
     packages register), in a thread; each tick is leased, so several ``serve`` share them."""
@@ -146,7 +153,7 @@ def _start_watcher(
 
     def loop() -> None:
         try:
-            watch(store, loaded, stop=stop)
+            watch(store, loaded, stop=stop, start=clock())
         except OpsbookError as err:  # reported, not fatal: the worker and the API go on
             announce(f"watcher stopped: {err}")
 
