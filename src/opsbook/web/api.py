@@ -15,9 +15,10 @@ from starlette.responses import JSONResponse, StreamingResponse
 
 from opsbook.auth import Principal, Role
 from opsbook.web.context import ctx
+from opsbook.web.responses import IsoJSONResponse, IsoTime
 from opsbook.web.security import current, need
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", default_response_class=IsoJSONResponse)
 
 Viewer = Annotated[Principal, Depends(current)]
 Operator = Annotated[Principal, Depends(need(Role.OPERATOR, "this"))]
@@ -64,7 +65,7 @@ class Me(BaseModel):
 
 class Link(BaseModel):
     url: str
-    expires_at: float
+    expires_at: IsoTime
 
 
 class RunRow(BaseModel):
@@ -76,9 +77,9 @@ class RunRow(BaseModel):
     operator: str
     params: dict[str, Any]
     git_sha: str | None
-    created_at: float
-    started_at: float | None
-    finished_at: float | None
+    created_at: IsoTime
+    started_at: IsoTime | None
+    finished_at: IsoTime | None
     error: str | None
 
 

@@ -141,5 +141,7 @@ class EventHub:
 
 
 def _format(row: dict[str, Any]) -> str:
-    data = json.dumps(row, default=str, separators=(",", ":"))
+    from opsbook.isotime import with_iso_times
+
+    data = json.dumps(with_iso_times(row), default=str, separators=(",", ":"))
     return f"id: {row['seq']}\nevent: message\ndata: {data}\n\n"

@@ -15,9 +15,10 @@ from opsbook.errors import OpsbookError
 from opsbook.web.context import ctx
 from opsbook.web.ops import _loaded
 from opsbook.web.pages import render
+from opsbook.web.responses import IsoJSONResponse
 from opsbook.web.security import current, need
 
-api = APIRouter(prefix="/api/v1")
+api = APIRouter(prefix="/api/v1", default_response_class=IsoJSONResponse)
 pages = APIRouter(include_in_schema=False)
 
 Viewer = Annotated[Principal, Depends(current)]

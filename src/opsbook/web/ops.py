@@ -19,9 +19,10 @@ from opsbook.incidents.handoff import Report
 from opsbook.spec.loader import LoadedSpec
 from opsbook.web.context import ctx
 from opsbook.web.pages import render
+from opsbook.web.responses import IsoJSONResponse
 from opsbook.web.security import current, need
 
-api = APIRouter(prefix="/api/v1")
+api = APIRouter(prefix="/api/v1", default_response_class=IsoJSONResponse)
 pages = APIRouter(include_in_schema=False)
 
 Viewer = Annotated[Principal, Depends(current)]
