@@ -214,3 +214,21 @@ def test_an_alert_stored_before_version_9_keeps_firing_across_the_upgrade(
     assert changes == []
     assert [(s.state.value, s.instance.firing_since) for s in statuses] == [("firing", 100.0)]
     assert stored[("high", fingerprint(labels))].band is None
+
+
+def test_a_query_cut_by_ctrl_c_is_the_interrupt_not_a_store_error(
+    fresh_pg_url: str, stores: Opener, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Ctrl-C between sending a query and reading its answer leaves the connection busy, and
+    the rollback fails ("another command is already in progress"). That was raised as a store
+    error: the step being recorded failed and the release was rolled back, where a Ctrl-C must
+    only stop the run. It is the interrupt; the connection is dropped, not reset (no traceback
+    logged), and the store works on."""
+    store = stores(fresh_pg_url)
+    with pytest.raises(KeyboardInterrupt), store.begin() as conn:
+        busy = conn.connection.driver_connection
+        busy.pgconn.send_query(b"SELECT pg_sleep(0.1)")  # sent; its answer is never read
+        raise KeyboardInterrupt  # what the signal handler raises at that point
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    with store.begin() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1

@@ -22,6 +22,7 @@ from sqlalchemy.exc import (
     ArgumentError,
     DatabaseError,
     DataError,
+    DBAPIError,
     OperationalError,
     SQLAlchemyError,
 )
@@ -85,11 +86,19 @@ class Store:
                 with on.begin():
                     yield on
                 return
-            with self.engine.begin() as conn:
-                yield conn
+            with self.engine.connect() as conn:
+                try:
+                    with conn.begin():
+                        yield conn
+                except DBAPIError as err:
+                    if _interrupted(err):
+                        conn.invalidate()  # busy mid-query: the pool must not reuse or reset it
+                    raise
         except OperationalError as err:
+            _reraise_interrupt(err)
             raise self._unavailable(err) from None
         except (DatabaseError, json.JSONDecodeError) as err:
+            _reraise_interrupt(err)
             raise _damaged(err) from None
 
     def _unavailable(self, err: OperationalError) -> StoreError:
@@ -111,8 +120,10 @@ class Store:
             ):
                 yield conn
         except OperationalError as err:
+            _reraise_interrupt(err)
             raise self._unavailable(err) from None
         except (DatabaseError, json.JSONDecodeError) as err:
+            _reraise_interrupt(err)
             raise _damaged(err) from None
 
     def close(self) -> None:
@@ -140,6 +151,27 @@ def _set_wal(cursor: Any) -> None:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
+
+
+def _interrupted(err: BaseException) -> bool:
+    """Whether ``err`` happened while a Ctrl-C (or SIGTERM, which a run turns into one) was
+    propagating: a query it cut in the middle leaves the connection busy, and the rollback
+    that follows fails ("another command is already in progress")."""
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _reraise_interrupt(err: BaseException) -> None:
+    """Such an error is the interrupt, not a store failure: raised as a store error, it failed
+    the step being recorded and rolled the release back instead of stopping the run."""
+    if _interrupted(err):
+        raise KeyboardInterrupt from err
 
 
 def _damaged(err: Exception) -> Exception:
