@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -70,7 +71,9 @@ async def client(
             async with http.stream("GET", f"/api/v1/runs/{run_id}/events") as stream:
                 async for line in stream.aiter_lines():
                     if line.startswith("data: ") and line != "data: {}":
-                        delays.append(time.time() - json.loads(line[6:])["at"])
+                        at = json.loads(line[6:])["at"]  # ISO 8601, as every API time
+                        written = datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
+                        delays.append(time.time() - written)
                     if line == "event: end" or time.monotonic() > deadline:
                         break
             done.set()
