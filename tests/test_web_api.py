@@ -177,6 +177,8 @@ def test_every_time_the_api_gives_is_iso_8601(site: dict[str, Any]) -> None:
         }
         documents["link"] = link.json()
         events = api.get(f"/api/v1/runs/{run_id}/events").text
+        api.post(f"/api/v1/runs/{waiting}/abort")  # the environment is free for the next test
+        _wait_status(api, waiting, "aborted", "rolled_back")
     documents["events"] = [
         json.loads(line[6:])
         for line in events.splitlines()
