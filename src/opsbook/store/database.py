@@ -83,22 +83,14 @@ class Store:
         holds); driver errors become StoreError."""
         try:
             if on is not None:
-                with on.begin():
+                with _transaction(on):
                     yield on
                 return
-            with self.engine.connect() as conn:
-                try:
-                    with conn.begin():
-                        yield conn
-                except DBAPIError as err:
-                    if _interrupted(err):
-                        conn.invalidate()  # busy mid-query: the pool must not reuse or reset it
-                    raise
+            with self.engine.connect() as conn, _transaction(conn):
+                yield conn
         except OperationalError as err:
-            _reraise_interrupt(err)
             raise self._unavailable(err) from None
         except (DatabaseError, json.JSONDecodeError) as err:
-            _reraise_interrupt(err)
             raise _damaged(err) from None
 
     def _unavailable(self, err: OperationalError) -> StoreError:
@@ -116,14 +108,12 @@ class Store:
         try:
             with (
                 self.engine.connect().execution_options(opsbook_read=True) as conn,
-                conn.begin(),
+                _transaction(conn),
             ):
                 yield conn
         except OperationalError as err:
-            _reraise_interrupt(err)
             raise self._unavailable(err) from None
         except (DatabaseError, json.JSONDecodeError) as err:
-            _reraise_interrupt(err)
             raise _damaged(err) from None
 
     def close(self) -> None:
@@ -153,24 +143,25 @@ def _set_wal(cursor: Any) -> None:
             delay = min(delay * 2, 0.2)
 
 
-def _interrupted(err: BaseException) -> bool:
-    """Whether ``err`` happened while a Ctrl-C (or SIGTERM, which a run turns into one) was
-    propagating: a query it cut in the middle leaves the connection busy, and the rollback
-    that follows fails ("another command is already in progress")."""
-    seen: set[int] = set()
-    cause: BaseException | None = err
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, KeyboardInterrupt):
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
-
-
-def _reraise_interrupt(err: BaseException) -> None:
-    """Such an error is the interrupt, not a store failure: raised as a store error, it failed
-    the step being recorded and rolled the release back instead of stopping the run."""
-    if _interrupted(err):
+@contextmanager
+def _transaction(conn: Connection) -> Iterator[Connection]:
+    """``conn.begin()``, except after a Ctrl-C (or a SIGTERM, which a run turns into one) that
+    cut a query of the block in the middle: the connection is then busy, and the rollback fails
+    ("another command is already in progress"). That failure is the interrupt, raised as such:
+    as a store error it failed the step being recorded and rolled the release back. The busy
+    connection is dropped, not handed back to the pool to be reset."""
+    cut = False
+    try:
+        with conn.begin():
+            try:
+                yield conn
+            except KeyboardInterrupt:
+                cut = True
+                raise
+    except DBAPIError as err:
+        if not cut:
+            raise
+        conn.invalidate()
         raise KeyboardInterrupt from err
 
 
