@@ -110,7 +110,15 @@ class LogsSource(SourceKind):
             table = _load_window(con, data, columns)
         try:
             return self._series(
-                con, table, columns, config=config, metrics=metrics, times=times, step=step
+                con,
+                table,
+                columns,
+                config=config,
+                metrics=metrics,
+                times=times,
+                window=(first, last),
+                tiled=tiled,
+                step=step,
             )
         finally:
             if repaired is not None:
@@ -125,14 +133,13 @@ class LogsSource(SourceKind):
         config: LogsConfig,
         metrics: dict[str, Metric],
         times: list[datetime],
+        window: tuple[datetime, datetime],
+        tiled: bool,
         step: float | None,
     ) -> dict[str, list[list[Sample]] | SourceError]:
-        """Each metric's samples at each instant, read from ``table``."""
-        tiled = step is not None and all(
-            (b - a).total_seconds() == step for a, b in itertools.pairwise(times)
-        )
-        longest = max(float(m.over or 0) for m in metrics.values())
-        first, last = times[0] - timedelta(seconds=longest), times[-1]
+        """Each metric's samples at each instant, read from ``table`` (``window``: from the
+        first instant's longest window to the last instant)."""
+        first, last = window
         if table is None:
             return {name: [[] for _ in times] for name in metrics}
         if config.time not in columns:
