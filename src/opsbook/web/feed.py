@@ -12,6 +12,7 @@ from typing import Any
 
 import anyio.to_thread
 
+from opsbook.isotime import with_iso_times
 from opsbook.store import Store
 from opsbook.store import feed as q
 
@@ -141,7 +142,5 @@ class EventHub:
 
 
 def _format(row: dict[str, Any]) -> str:
-    from opsbook.isotime import with_iso_times
-
     data = json.dumps(with_iso_times(row), default=str, separators=(",", ":"))
     return f"id: {row['seq']}\nevent: message\ndata: {data}\n\n"
