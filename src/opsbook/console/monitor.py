@@ -60,6 +60,7 @@ def show_alerts(statuses: list[AlertStatus], *, header: str = "", bands: bool = 
         table.add_column(column)
     for status in sorted(statuses, key=lambda s: (s.alert, s.fingerprint)):
         inst = status.instance
+        band = _band(status.band) if bands else ""
         state = status.state.value
         since = inst.firing_since or inst.active_at or inst.resolved_at
         shown = state + (" (nodata)" if inst.nodata else "")
@@ -70,15 +71,15 @@ def show_alerts(statuses: list[AlertStatus], *, header: str = "", bands: bool = 
             f"[{STATE_STYLE.get(state, '')}]{shown}[/]",
             escape(status.severity),
             escape(_labels(status.labels)),
-            "-" if status.origin == "intake" else _value(inst.value) + _band(status.band, bands),
+            "-" if status.origin == "intake" else _value(inst.value) + band,
             when(since),
             escape(status.annotations.get("summary", "")),
         )
     out.print(table)
 
 
-def _band(band: tuple[float, float] | None, shown: bool) -> str:
-    return "" if band is None or not shown else f" (band {_value(band[0])} .. {_value(band[1])})"
+def _band(band: tuple[float, float] | None) -> str:
+    return "" if band is None else f" (band {_value(band[0])} .. {_value(band[1])})"
 
 
 def show_bands(bands: dict[str, list[Band]]) -> None:
