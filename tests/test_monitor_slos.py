@@ -78,6 +78,7 @@ AROUND = {
 """Minutes just before and at each transition of one alert per SLO."""
 
 
+@pytest.mark.timeout(120)  # five evaluations on reopened stores: ~5 s alone, 15-25 s in the suite
 @pytest.mark.parametrize("alert", sorted(AROUND))
 def test_stored_evaluations_after_restarts_give_the_replays_transitions(
     project: Path, tmp_path: Path, alert: str
