@@ -232,3 +232,57 @@ def test_a_query_cut_by_ctrl_c_is_the_interrupt_not_a_store_error(
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
     with store.begin() as conn:
         assert conn.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_ctrl_c_inside_the_pools_check_is_the_interrupt_not_a_store_error(
+    fresh_pg_url: str, stores: Opener, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before each use, SQLAlchemy checks a pooled PostgreSQL connection with ``SELECT 1`` in
+    autocommit. A Ctrl-C between sending that query and reading its answer leaves the connection
+    busy; the check's ``finally`` then fails to switch autocommit back, and its error ("can't
+    change 'autocommit' now") replaced the interrupt. Seen in the Ctrl-C run test: the step
+    being recorded failed and the release was rolled back. The interrupt is raised; the
+    connection is dropped and the store works on."""
+    import psycopg
+
+    store = stores(fresh_pg_url)
+    with store.begin() as conn:  # the connection goes back to the pool, to be checked next time
+        pooled = conn.connection.driver_connection
+
+    class CutWhileSending(psycopg.Cursor):  # type: ignore[type-arg]
+        def execute(self, *args: object, **kwargs: object) -> CutWhileSending:
+            self.connection.pgconn.send_query(b"SELECT 1")  # sent; its answer is never read
+            raise KeyboardInterrupt  # what the signal handler raises at that point
+
+    pooled.cursor_factory = CutWhileSending
+    with pytest.raises(KeyboardInterrupt), store.begin():
+        pass
+    assert pooled.closed
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+    with store.begin() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_store_error_while_a_ctrl_c_is_handled_stays_a_store_error(
+    store_url: str, stores: Opener
+) -> None:
+    """A run records its interruption while it handles the Ctrl-C; a store that fails then
+    fails as itself, not as a second interrupt."""
+    from sqlalchemy.exc import DatabaseError
+
+    from opsbook.errors import StoreError
+
+    store = stores(store_url)
+    failure: BaseException | None = None
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        try:
+            with store.begin() as conn:
+                conn.execute(text("SELECT * FROM no_such_table"))
+        except BaseException as err:  # a second interrupt must fail the test, not stop pytest
+            failure = err
+    assert isinstance(failure, DatabaseError | StoreError), repr(failure)
+    assert "no_such_table" in str(failure)
+    with store.begin() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1

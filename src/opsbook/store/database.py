@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,17 +82,33 @@ class Store:
     def begin(self, on: Connection | None = None) -> Iterator[Connection]:
         """A write transaction (on a pooled connection, or on ``on``, a connection the caller
         holds); driver errors become StoreError."""
+        earlier = sys.exc_info()[1]  # a Ctrl-C being handled already is not this block's
         try:
             if on is not None:
-                with _transaction(on):
+                with _transaction(on, earlier):
                     yield on
                 return
-            with self.engine.connect() as conn, _transaction(conn):
+            with self.engine.connect() as conn, _transaction(conn, earlier):
                 yield conn
-        except OperationalError as err:
-            raise self._unavailable(err) from None
-        except (DatabaseError, json.JSONDecodeError) as err:
+        except DatabaseError as err:
+            raise self._store_error(err, earlier) from None
+        except json.JSONDecodeError as err:
             raise _damaged(err) from None
+
+    def _store_error(self, err: DatabaseError, earlier: BaseException | None) -> BaseException:
+        """What a driver error means to the caller. A Ctrl-C (or a SIGTERM, which a run turns
+        into one) that cut a query in the middle leaves the connection busy, and the next thing
+        done with it fails: the rollback of the block ("another command is already in
+        progress"), or the pool's check before a use, whose ``finally`` cannot switch
+        autocommit back ("can't change 'autocommit' now"). That failure is the interrupt, raised
+        as such: as a store error it failed the step being recorded and rolled the release
+        back. A Ctrl-C that was being handled before the block began (``earlier``) is not
+        one: a store that fails while a run records its interruption is a store error."""
+        if _interrupted(err, earlier):
+            return KeyboardInterrupt()
+        if isinstance(err, OperationalError):
+            return self._unavailable(err)
+        return _damaged(err)
 
     def _unavailable(self, err: OperationalError) -> StoreError:
         reason = " ".join(str(err.orig).split())  # drivers answer over several lines
@@ -105,15 +122,16 @@ class Store:
         """A read-only transaction. On SQLite it starts deferred (plain BEGIN), so readers
         (``serve``'s pages and event streams) never wait for the write lock that every
         :meth:`begin` takes; in WAL mode they read the last committed state."""
+        earlier = sys.exc_info()[1]
         try:
             with (
                 self.engine.connect().execution_options(opsbook_read=True) as conn,
-                _transaction(conn),
+                _transaction(conn, earlier),
             ):
                 yield conn
-        except OperationalError as err:
-            raise self._unavailable(err) from None
-        except (DatabaseError, json.JSONDecodeError) as err:
+        except DatabaseError as err:
+            raise self._store_error(err, earlier) from None
+        except json.JSONDecodeError as err:
             raise _damaged(err) from None
 
     def close(self) -> None:
@@ -144,25 +162,36 @@ def _set_wal(cursor: Any) -> None:
 
 
 @contextmanager
-def _transaction(conn: Connection) -> Iterator[Connection]:
-    """``conn.begin()``, except after a Ctrl-C (or a SIGTERM, which a run turns into one) that
-    cut a query of the block in the middle: the connection is then busy, and the rollback fails
-    ("another command is already in progress"). That failure is the interrupt, raised as such:
-    as a store error it failed the step being recorded and rolled the release back. The busy
-    connection is dropped, not handed back to the pool to be reset."""
-    cut = False
+def _transaction(conn: Connection, earlier: BaseException | None) -> Iterator[Connection]:
+    """``conn.begin()``; a connection that a Ctrl-C left busy (see :meth:`Store._store_error`)
+    is dropped, not handed back to the pool to be reset (which fails again, logged as an
+    error)."""
     try:
         with conn.begin():
-            try:
-                yield conn
-            except KeyboardInterrupt:
-                cut = True
-                raise
+            yield conn
     except DBAPIError as err:
-        if not cut:
-            raise
-        conn.invalidate()
-        raise KeyboardInterrupt from err
+        if _interrupted(err, earlier):
+            conn.invalidate()
+        raise
+
+
+def _interrupted(err: BaseException, earlier: BaseException | None) -> bool:
+    """Whether a Ctrl-C is among the exceptions ``err`` was raised from or while handling (the
+    driver error it caused replaced it), other than ``earlier`` and those it came from."""
+    old = _chain(earlier)
+    return any(isinstance(e, KeyboardInterrupt) and id(e) not in old for e in _chain(err).values())
+
+
+def _chain(err: BaseException | None) -> dict[int, BaseException]:
+    """``err`` and every exception it was raised from or while handling, by id."""
+    found: dict[int, BaseException] = {}
+    todo = [err]
+    while todo:
+        e = todo.pop()
+        if e is not None and id(e) not in found:
+            found[id(e)] = e
+            todo += [e.__cause__, e.__context__]
+    return found
 
 
 def _damaged(err: Exception) -> Exception:
