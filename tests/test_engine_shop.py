@@ -55,6 +55,7 @@ def version(shop: Path) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(90)  # two releases of the shop with its server: ~13 s alone, 19 s in the suite
 def test_release_then_a_failed_release_rolls_back_to_the_previous_version(
     shop: Path, tmp_path: Path
 ) -> None:

@@ -58,6 +58,7 @@ def _check(source: str, name: str) -> None:
         make_plan(result.loaded, runbook_name, "staging", params, process_env={})
 
 
+@pytest.mark.timeout(90)  # 300 documents imported and planned: ~4 s alone, 18 s in the suite
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCUMENT)
 def test_generated_markdown_imports_or_fails_cleanly(source: str) -> None:

@@ -470,6 +470,7 @@ def _paths(node: object, here: tuple[object, ...] = ()) -> list[tuple[object, ..
     return found
 
 
+@pytest.mark.timeout(90)  # 200 imports of edited fixtures: ~6 s alone, 20 s in the suite
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     name=st.sampled_from(["sloth.yaml", "openslo.yaml", "rules.yml"]),

@@ -392,6 +392,7 @@ runbooks:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(90)  # two serves and a lease handed over: ~13 s alone, 15 s in the suite
 def test_sigterm_hands_the_run_in_flight_back_and_another_serve_finishes_it(
     tmp_path: Path,
 ) -> None:
