@@ -299,6 +299,10 @@ def _group_series(
 
 _local = threading.local()
 
+SETTINGS = "SET TimeZone = 'UTC'; SET enable_progress_bar = false"
+"""Every connection's settings. DuckDB draws a progress bar on stdout for any query over two
+seconds: a replay over a large enough log would write it into --json output."""
+
 
 def _connection() -> duckdb.DuckDBPyConnection:
     """One DuckDB connection per thread, kept: connecting costs more than a window's query."""
@@ -307,7 +311,7 @@ def _connection() -> duckdb.DuckDBPyConnection:
         import duckdb
 
         con = duckdb.connect()
-        con.execute("SET TimeZone = 'UTC'")
+        con.execute(SETTINGS)
         _local.con = con
         _local.memory = None
     return con
@@ -415,7 +419,22 @@ def _execute(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> lis
     try:
         return con.execute(sql, params).fetchall()
     except Exception as err:  # DuckDB's binder/parser errors: the user's SQL is wrong
+        if _interrupted(err):
+            # DuckDB ran Python's signal handler and made its interrupt an error of its own. As
+            # a source error the Ctrl-C was lost: a monitor step read "no data" and went on
+            # watching (a run's handler had killed the other steps already), and so did watch.
+            raise KeyboardInterrupt from None
         raise SourceError(f"DuckDB: {_first_line(err)}") from None
+
+
+def _interrupted(err: Exception) -> bool:
+    """Whether DuckDB stopped a query for a Ctrl-C (the error's class depends on where in the
+    query it was noticed)."""
+    import duckdb
+
+    if isinstance(err, duckdb.InterruptException):
+        return True
+    return type(err) is RuntimeError and str(err).strip().lower() == "query interrupted"
 
 
 def _quote(name: str) -> str:
