@@ -101,7 +101,7 @@ def test_cli_lint_exit_codes(tmp_path: Path) -> None:
     assert bad.returncode == 1
     for rule, _ in EXPECTED.values():
         assert rule in bad.stdout
-    assert "9 dangerous statement(s) found" in bad.stderr
+    assert "9 dangerous statements found" in bad.stderr
 
 
 def test_cli_lint_without_files_needs_database_section(tmp_path: Path) -> None:

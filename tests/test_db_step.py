@@ -132,7 +132,7 @@ def test_dry_run_config(tmp_path: Path, fresh_pg_url: str) -> None:
     spec = (root / "opsbook.yaml").read_text().replace("migrate: {}", "migrate: {dry_run: true}")
     (root / "opsbook.yaml").write_text(spec)
     result, _, _ = _execute(root)
-    assert result.ok and result.message == "would apply 11 migration(s)"
+    assert result.ok and result.message == "would apply 11 migrations"
     assert "snapshot" not in result.outputs
     assert _rows(fresh_pg_url, "SELECT to_regclass('public.user_profiles')") == [(None,)]
 
@@ -166,7 +166,7 @@ def test_opsbook_run_migrates_end_to_end(tmp_path: Path, fresh_pg_url: str) -> N
     assert SECRET not in result.stdout + result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     done = next(e for e in events if e["type"] == "step_succeeded" and e["step"] == "migrate")
-    assert done["message"].startswith("applied 12 migration(s); snapshot ")
+    assert done["message"].startswith("applied 12 migrations; snapshot ")
     assert _rows(fresh_pg_url, "SELECT count(*) FROM opsbook.schema_migrations") == [(12,)]
     run_id = events[0]["run"]
     assert _rows(fresh_pg_url, "SELECT DISTINCT run_id FROM opsbook.schema_migrations") == [

@@ -192,6 +192,7 @@ def test_an_interrupted_unsafe_step_needs_a_human_then_resolve_decides(
     done = wait_until(lambda: _resumed(root, store_url, run.id), interval=0.2, what="resume")
     assert done.returncode == 1
     assert "needs_attention" in done.stderr and "opsbook resolve" in done.stderr
+    assert "step deploy was interrupted mid-way and is not safe to run again" in done.stderr
     assert step_status(store_url, run.id)["deploy"] == "interrupted"
     again = cli(root, store_url, "resume", run.id)
     assert again.returncode == 2 and "decide first" in again.stderr

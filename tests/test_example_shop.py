@@ -274,8 +274,8 @@ def test_migrate_twice_applies_nothing_the_second_time(shop: Path, tmp_path: Pat
     first = sh(shop, "migrate.sh", DATABASE_PATH=db)
     second = sh(shop, "migrate.sh", DATABASE_PATH=db)
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
-    assert "3 migration(s) applied; schema at 003" in first.stdout
-    assert second.stdout.strip() == "0 migration(s) applied; schema at 003"
+    assert "3 migrations applied; schema at 003" in first.stdout
+    assert second.stdout.strip() == "0 migrations applied; schema at 003"
 
 
 def test_backup_copies_the_database(shop: Path) -> None:

@@ -56,7 +56,7 @@ def test_a_wrong_expectation_fails_with_what_fired(tmp_path: Path) -> None:
         "FAILED  2026-11-30 09:03:00  firing: high_error_rate; expected slow_responses"
         in done.stdout
     )
-    assert "1 of 3 alert test(s) failed" in done.stderr
+    assert "1 of 3 alert tests failed" in done.stderr
 
 
 def test_hostile_test_files_are_refused_with_exit_2(tmp_path: Path) -> None:

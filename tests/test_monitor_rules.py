@@ -70,7 +70,7 @@ def test_monitor_eval_commands_continue_each_other_and_exit_1_when_firing(projec
     assert second.returncode == 1
     row = next(line for line in second.stdout.splitlines() if line.startswith("high_error_rate"))
     assert row.split()[1:3] == ["firing", "critical"]
-    assert "1 alert(s) firing" in second.stderr
+    assert "1 alert firing" in second.stderr
     shown = run_cli("alerts", "--json", cwd=project)
     firing = [a for a in json.loads(shown.stdout) if a["state"] == "firing"]
     assert [a["alert"] for a in firing] == ["high_error_rate"]

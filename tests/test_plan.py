@@ -74,7 +74,7 @@ def test_secret_values_are_masked(project: Path) -> None:
 def test_params_missing_unknown_and_malformed(project: Path) -> None:
     loaded = load_spec(project / "opsbook.yaml")
     with pytest.raises(
-        ParamError, match="missing required param\\(s\\): version; pass -p version=VALUE"
+        ParamError, match="missing required param: version; pass -p version=VALUE"
     ):
         make_plan(loaded, "release", "local", {})
     with pytest.raises(ParamError, match="unknown param 'verison'; did you mean 'version'"):
@@ -117,7 +117,7 @@ def test_cli_plan_text_and_missing_param_exit_2(project: Path) -> None:
     assert "gates a human must answer: window" in result.stdout
     missing = run_cli("plan", "release", "--env", "local", cwd=project)
     assert missing.returncode == 2
-    assert "missing required param(s): version" in missing.stderr
+    assert "missing required param: version" in missing.stderr
     assert "Traceback" not in missing.stderr
 
 

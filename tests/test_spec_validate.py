@@ -156,7 +156,7 @@ def test_params_in_checks_must_exist_in_some_runbook() -> None:
 
 def test_var_missing_in_one_environment() -> None:
     text = VALID.replace('    vars: {BASE_URL: "https://shop.example.com"}', "    vars: {}")
-    assert any("not set in environment(s) production" in p for p in problems_of(text))
+    assert any("not set in environment production" in p for p in problems_of(text))
 
 
 def test_yaml_syntax_error_has_line() -> None:

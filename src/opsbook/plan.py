@@ -22,6 +22,7 @@ from opsbook.spec.models import Runbook, Step
 from opsbook.spec.validate import dependencies
 from opsbook.steps.gate import gate_items
 from opsbook.steps.registry import get_kind
+from opsbook.wording import noun
 
 _PLACEHOLDER_VAR = re.compile(r"YOUR[_-]|<[A-Za-z][\w-]*>|CHANGE[_-]?ME", re.I)
 
@@ -152,7 +153,9 @@ def resolve_params(
         values[key] = value
     if missing:
         flags = " ".join(f"-p {m}=VALUE" for m in missing)
-        problems.append(f"missing required param(s): {', '.join(missing)}; pass {flags}")
+        problems.append(
+            f"missing required {noun(len(missing), 'param')}: {', '.join(missing)}; pass {flags}"
+        )
     if problems:
         raise ParamError(f"runbook '{runbook_name}': " + "; ".join(problems), file=loaded.display)
     return values

@@ -155,7 +155,8 @@ def main(argv: list[str]) -> int:
             applied = migrate(db_path, other)
             for migration in applied:
                 print(f"applied {migration.path.name}")
-            print(f"{len(applied)} migration(s) applied; schema at {schema_version(db_path)}")
+            count = f"{len(applied)} migration{'' if len(applied) == 1 else 's'}"
+            print(f"{count} applied; schema at {schema_version(db_path)}")
         elif command == "backup":
             if backup(db_path, other):
                 print(f"backed up {db_path.name} to {other}")

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any, Literal
 
 from opsbook.checks.base import CheckConfig, CheckContext, CheckResult, CheckType
+from opsbook.wording import counted
 
 
 class EnvConfig(CheckConfig):
@@ -28,5 +29,5 @@ class EnvCheck(CheckType):
         report = await asyncio.to_thread(check_env, ctx.loaded, ctx.environment, None)
         result.findings = list(report.findings)
         errors = sum(1 for f in report.findings if f.severity == "error")
-        result.summary = "contract met" if report.ok else f"{errors} error(s)"
+        result.summary = "contract met" if report.ok else counted(errors, "error")
         return result

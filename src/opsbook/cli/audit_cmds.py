@@ -10,6 +10,7 @@ import typer
 from opsbook.cli.app import app, subgroup
 from opsbook.cli.common import project_store
 from opsbook.cli.options import Json, SpecFile, StoreUrl
+from opsbook.wording import counted
 
 Limit = Annotated[int, typer.Option("--limit", "-n", help="At most this many rows.")]
 
@@ -102,7 +103,7 @@ def verify_log(
     else:
         show_chain(report)
     if not report.ok:
-        raise CheckFailed(f"event log tampered: {len(report.problems)} problem(s)")
+        raise CheckFailed(f"event log tampered: {counted(len(report.problems), 'problem')}")
 
 
 audit = subgroup("audit", "The audit trail's anchors outside the store.")

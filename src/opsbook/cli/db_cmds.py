@@ -9,6 +9,7 @@ import typer
 
 from opsbook.cli.app import subgroup
 from opsbook.cli.options import EnvName, Json, SpecFile
+from opsbook.wording import counted
 
 db = subgroup("db", "The application's database: migrations, lint, snapshots, RLS audit.")
 
@@ -63,7 +64,7 @@ def lint(
     else:
         show_lint(report)
     if not report.ok:
-        raise CheckFailed(f"{len(report.findings)} dangerous statement(s) found")
+        raise CheckFailed(f"{counted(len(report.findings), 'dangerous statement')} found")
 
 
 @db.command()
@@ -99,7 +100,7 @@ def rls(env: EnvName, json: Json = False, file: SpecFile = None) -> None:
     else:
         show_rls(report)
     if not report.ok:
-        raise CheckFailed(f"{len(report.findings)} row level security finding(s)")
+        raise CheckFailed(counted(len(report.findings), "row level security finding"))
 
 
 @db.command()

@@ -9,6 +9,7 @@ import typer
 
 from opsbook.cli.app import app, subgroup
 from opsbook.cli.options import Json, Now, SpecFile, StoreUrl
+from opsbook.wording import counted
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -73,7 +74,7 @@ def eval_(
 
         show_evaluation(evaluation)
     if evaluation.firing:
-        raise CheckFailed(f"{len(evaluation.firing)} alert(s) firing")
+        raise CheckFailed(f"{counted(len(evaluation.firing), 'alert')} firing")
 
 
 @monitor.command("replay")
@@ -386,4 +387,4 @@ def test_alerts(
         show_alert_tests(outcomes)
     failed = [o for o in outcomes if not o.ok]
     if failed:
-        raise CheckFailed(f"{len(failed)} of {len(outcomes)} alert test(s) failed")
+        raise CheckFailed(f"{len(failed)} of {counted(len(outcomes), 'alert test')} failed")

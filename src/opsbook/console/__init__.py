@@ -14,6 +14,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from opsbook.wording import counted
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
@@ -98,11 +100,6 @@ def line(markup: str, plain: str, *, stderr: bool = False) -> None:
     else:
         stream.write(plain + "\n")
         stream.flush()
-
-
-def counted(count: int, word: str, plural: str | None = None) -> str:
-    """``1 step``, ``2 steps``; ``plural`` where adding an s is wrong (``1 SLO``, ``2 SLOs``)."""
-    return f"{count} {word if count == 1 else plural or word + 's'}"
 
 
 def escape_text(text: str) -> str:

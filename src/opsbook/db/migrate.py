@@ -37,6 +37,7 @@ from opsbook.db.snapshot import take_snapshot
 from opsbook.db.status import compare, discover
 from opsbook.db.target import Target, connect, describe_error
 from opsbook.errors import DatabaseError, MigrationFailed, UsageError
+from opsbook.wording import counted
 
 LOCK_NAME = "opsbook.migrate"
 BLOCKING = ("duplicate", "drift", "out_of_order")
@@ -266,8 +267,9 @@ def _apply(
                     f,
                     stmt,
                     err,
-                    f"this file ran outside a transaction: its first {done} statement(s) stay "
-                    f"applied and it is not recorded; make them idempotent and migrate again",
+                    "this file ran outside a transaction: its first"
+                    f" {counted(done, 'statement')} stay applied and it is not recorded;"
+                    " make them idempotent and migrate again",
                 ) from None
         with conn.transaction():
             _record(conn, f, stmts, started, operator, run_id, supabase)

@@ -52,6 +52,7 @@ from opsbook.steps.base import StepContext
 from opsbook.steps.registry import get_kind
 from opsbook.store import events as chain
 from opsbook.store import runs as q
+from opsbook.wording import noun
 
 CONCURRENCY_ENV = "OPSBOOK_CONCURRENCY"
 
@@ -241,7 +242,9 @@ class Executor:
 
     def _needs_attention(self, steps: list[str]) -> Outcome:
         message = (
-            f"step(s) {', '.join(steps)} were interrupted mid-way and are not safe to run again;"
+            f"{noun(len(steps), 'step')} {', '.join(steps)}"
+            f" {'was' if len(steps) == 1 else 'were'} interrupted mid-way and"
+            f" {'is' if len(steps) == 1 else 'are'} not safe to run again;"
             f" decide with `opsbook resolve {self.run_id} STEP --rerun|--skip|--mark-done`"
         )
         with self.txn() as conn:

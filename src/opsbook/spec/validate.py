@@ -16,6 +16,7 @@ from opsbook.spec import expressions as ex
 from opsbook.spec.limits import id_problem
 from opsbook.spec.models import COMMON_STEP_FIELDS, ENV_NAME, Runbook, Spec
 from opsbook.steps.registry import get_kind, is_kind, kind_names
+from opsbook.wording import noun
 
 if TYPE_CHECKING:
     from opsbook.spec.loader import LoadedSpec, Loc
@@ -316,8 +317,8 @@ def _reference_problem(parts: tuple[str, ...], spec: Spec, scope: Scope) -> str 
             return f"undefined variable 'vars.{key}'; {hint}"
         if missing:
             return (
-                f"'vars.{key}' is not set in environment(s) {', '.join(missing)}; "
-                "set it under their vars:"
+                f"'vars.{key}' is not set in {noun(len(missing), 'environment')}"
+                f" {', '.join(missing)}; set it under their vars:"
             )
     elif root == "env":
         if key not in spec.env:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from opsbook.steps.base import StepContext, StepKind, StepResult
+from opsbook.wording import counted
 
 if TYPE_CHECKING:
     from opsbook.checks.base import CheckResult
@@ -62,7 +63,9 @@ class CheckStep(StepKind):
         if problems:
             first = problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
             return StepResult(ok=False, outputs=outputs, message=first)
-        return StepResult(ok=True, outputs=outputs, message=f"{len(names)} check(s) passed")
+        return StepResult(
+            ok=True, outputs=outputs, message=f"{counted(len(names), 'check')} passed"
+        )
 
 
 def _log(ctx: StepContext, result: CheckResult) -> list[str]:

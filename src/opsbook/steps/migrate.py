@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict
 
 from opsbook.steps.base import StepContext, StepKind, StepResult
+from opsbook.wording import counted
 
 if TYPE_CHECKING:
     from opsbook.spec.models import Runbook, Spec, Step
@@ -147,7 +148,7 @@ def _summary(result: Any) -> str:
     if not result.pending:
         return "database is up to date"
     verb = "would apply" if result.dry_run else "applied"
-    text = f"{verb} {len(result.applied)} migration(s)"
+    text = f"{verb} {counted(len(result.applied), 'migration')}"
     if result.snapshot:
         text += f"; snapshot {result.snapshot}"
     return text

@@ -22,6 +22,7 @@ from opsbook.rollout.analysis import Outcome, run_analysis, shell
 from opsbook.rollout.models import RolloutConfig, start_stage
 from opsbook.spec.durations import format_duration
 from opsbook.steps.base import StepContext, StepKind, StepResult
+from opsbook.wording import counted
 
 if TYPE_CHECKING:
     from opsbook.spec.models import Runbook, Spec, Step
@@ -92,7 +93,7 @@ class RolloutStep(StepKind):
         text = "rollout " + " → ".join(f"{p}%" for p in config.steps) + f" via {render(config.set)}"
         if config.analysis:
             a = config.analysis
-            text += f"; analysis of {len(a.metrics)} metric(s) x{a.count}"
+            text += f"; analysis of {counted(len(a.metrics), 'metric')} x{a.count}"
         if config.pause:
             text += f"; pause {format_duration(float(config.pause))}"
         return text

@@ -22,6 +22,8 @@ from typing import Any
 from sqlalchemy import JSON, Connection, Table
 from sqlalchemy.exc import DBAPIError
 
+from opsbook.wording import noun
+
 _NAMED = re.compile(r":(\w+)")
 _sql_cache: dict[tuple[Any, ...], str] = {}
 _json_columns: dict[str, frozenset[str]] = {}
@@ -110,4 +112,4 @@ def _check(table: Table, columns: Sequence[str]) -> None:
     # Column names become SQL text: only the table's own columns are accepted.
     unknown = [c for c in columns if c not in table.columns]
     if unknown:
-        raise ValueError(f"{table.name} has no column(s) {', '.join(unknown)}")
+        raise ValueError(f"{table.name} has no {noun(len(unknown), 'column')} {', '.join(unknown)}")
