@@ -73,9 +73,7 @@ def test_secret_values_are_masked(project: Path) -> None:
 
 def test_params_missing_unknown_and_malformed(project: Path) -> None:
     loaded = load_spec(project / "opsbook.yaml")
-    with pytest.raises(
-        ParamError, match="missing required param: version; pass -p version=VALUE"
-    ):
+    with pytest.raises(ParamError, match="missing required param: version; pass -p version=VALUE"):
         make_plan(loaded, "release", "local", {})
     with pytest.raises(ParamError, match="unknown param 'verison'; did you mean 'version'"):
         make_plan(loaded, "release", "local", {"version": "1", "verison": "2"})
