@@ -4,6 +4,7 @@ two workers never executing the same step, abort, resolve, and fencing of a stal
 from __future__ import annotations
 
 import random
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -81,6 +82,52 @@ def test_sigkill_at_random_points_then_resume_never_repeats_a_side_effect(
         (run,) = [r for r in runs(store_url) if r.project == name]
         assert set(step_status(store_url, run.id).values()) == {"succeeded"}
     assert "resumed" in how  # at least some kills landed mid-run
+
+
+QUICK = 30
+INTERRUPTED = ": interrupted; steps in flight were killed."
+QUICKLY = "version: 1\nproject: quick\nenvironments: {local: {}}\nrunbooks:\n  release:\n"
+QUICKLY += "    steps:\n" + "".join(
+    f"      - {{id: s{i}, run: 'echo s{i} >> side.txt'}}\n" for i in range(QUICK)
+)
+
+
+@pytest.mark.slow
+@pytest.mark.store
+@pytest.mark.timeout(90)  # six runs, each a Ctrl-C and a resume or two: ~10 s on 2 cores
+def test_ctrl_c_at_random_points_then_resume_never_repeats_a_side_effect(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Ctrl-C lands anywhere in a run of quick steps, mostly inside the store's transactions
+    (each step is two). The run stops as interrupted (130), or had just succeeded; it never
+    fails, rolls back or leaves an error, and resuming runs each step exactly once. Trials
+    like these found a Ctrl-C after a commit that wrote a step's end twice (exit 2, the run
+    left running) and one that left SQLite in a transaction (exit 1)."""
+    rng = random.Random(20261207)
+    interrupted = 0
+    for trial in range(6):  # bounded: each trial is a start, a Ctrl-C and a resume or two
+        name = f"quick{trial}"
+        root = project(tmp_path / name, QUICKLY.replace("project: quick", f"project: {name}"))
+        proc = popen(root, store_url, "run", "release", "--env", "local")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and proc.poll() is None:
+            if any(r.project == name for r in runs(store_url)):
+                break
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.3))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        found = [r for r in runs(store_url) if r.project == name]
+        status = found[0].status if found else None
+        # -2: the Ctrl-C came after the run had succeeded, as the process exited
+        ended = proc.returncode in (130, 0) or (proc.returncode == -2 and status == "succeeded")
+        assert ended, f"trial {trial}: {proc.returncode} {status} {err}"
+        errors = [e for e in err.splitlines() if e.startswith("error:") and INTERRUPTED not in e]
+        assert not errors and status not in ("failed", "rolled_back"), err
+        interrupted += proc.returncode == 130
+        _finish(root, store_url, name)
+        assert (root / "side.txt").read_text().split() == [f"s{i}" for i in range(QUICK)]
+    assert interrupted  # at least some Ctrl-Cs landed mid-run
 
 
 LOCKED = """\
@@ -374,8 +421,6 @@ def test_a_wait_survives_a_crash_with_its_deadline(tmp_path: Path, store_url: st
 
 @pytest.mark.store
 def test_ctrl_c_kills_the_step_and_lets_go_of_the_run(tmp_path: Path, store_url: str) -> None:
-    import signal
-
     root = project(tmp_path, UNSAFE)
     proc = popen(root, store_url, "run", "release", "--env", "local")
     wait_until(lambda: (root / "started").exists(), what="the step to start")

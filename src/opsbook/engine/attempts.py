@@ -20,7 +20,7 @@ from opsbook import proclife
 from opsbook.engine.gates import asks_humans
 from opsbook.engine.output import CappedOutput
 from opsbook.engine.states import EventType, Phase, StepState, StepStatus
-from opsbook.errors import LeaseLost, OpsbookError
+from opsbook.errors import LeaseLost, OpsbookError, StateMoved
 from opsbook.steps.base import StepContext, StepResult
 from opsbook.steps.registry import get_kind
 from opsbook.store import events as chain
@@ -348,14 +348,19 @@ class Attempts:
         if end.final:
             finished = None if end.paused else end.at
             values.update(outputs=end.outputs, result=end.record, finished_at=finished)
-        q.step_transition(
-            conn,
-            self.x.run_id,
-            end.step_id,
-            from_={StepStatus.RUNNING},
-            to=end.step_status,
-            **values,
-        )
+        try:
+            q.step_transition(
+                conn,
+                self.x.run_id,
+                end.step_id,
+                from_={StepStatus.RUNNING},
+                to=end.step_status,
+                **values,
+            )
+        except StateMoved as moved:
+            if moved.current == end.step_status and self._landed(conn, end):
+                return
+            raise
         data = {
             "attempt": end.attempt,
             "exit_code": end.exit_code,
@@ -366,3 +371,13 @@ class Attempts:
         events.append(
             chain.NewEvent(end.event, self.x.s.operator, self.x.run_id, end.step_id, data, end.at)
         )
+
+    def _landed(self, conn: Any, end: _AttemptEnd) -> bool:
+        """Whether this very end is recorded already. A deferred end rides on the scheduler's
+        next transaction; a Ctrl-C that lands after that transaction's commit, before its
+        ``with`` returns, hands the end back as not written, and the transaction that records
+        the interruption writes it again: the second time is a no-op, not a state error (which
+        left the run ``running`` and exited 2)."""
+        if not end.final or end.paused:
+            return False
+        return bool(q.get_step(conn, self.x.run_id, end.step_id).finished_at == end.at)
