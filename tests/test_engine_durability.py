@@ -54,6 +54,18 @@ def _finish(root: Path, url: str, name: str) -> str:
     raise AssertionError("the run did not finish")
 
 
+def _started(root: Path, url: str, name: str) -> subprocess.Popen[str]:
+    """`opsbook run release` in ``root``, once its run exists (or the process ended): start-up
+    time varies with the machine's load, so a trial counts its random moment from there."""
+    proc = popen(root, url, "run", "release", "--env", "local")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(r.project == name for r in runs(url)):
+            break
+        time.sleep(0.01)
+    return proc
+
+
 @pytest.mark.slow
 @pytest.mark.store
 # about 20 s on PostgreSQL on a 2-core machine (a dozen kill and resume cycles, each a fresh
@@ -67,14 +79,7 @@ def test_sigkill_at_random_points_then_resume_never_repeats_a_side_effect(
     for trial in range(5):  # bounded: each trial is a start, a kill and a resume or two
         name = f"crashy{trial}"  # one project per trial: trials sharing a PostgreSQL store
         root = project(tmp_path / name, CRASHY.replace("project: crashy", f"project: {name}"))
-        proc = popen(root, store_url, "run", "release", "--env", "local")
-        # Start-up time varies with the machine's load: count from the run's creation (or the
-        # process's end), then kill at a random point of the run, not an assertion.
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any(r.project == name for r in runs(store_url)):
-                break
-            time.sleep(0.02)
+        proc = _started(root, store_url, name)
         time.sleep(rng.uniform(0.0, 0.8))
         crash(proc)
         how.append(_finish(root, store_url, name))
@@ -108,12 +113,7 @@ def test_ctrl_c_at_random_points_then_resume_never_repeats_a_side_effect(
     for trial in range(6):  # bounded: each trial is a start, a Ctrl-C and a resume or two
         name = f"quick{trial}"
         root = project(tmp_path / name, QUICKLY.replace("project: quick", f"project: {name}"))
-        proc = popen(root, store_url, "run", "release", "--env", "local")
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and proc.poll() is None:
-            if any(r.project == name for r in runs(store_url)):
-                break
-            time.sleep(0.01)
+        proc = _started(root, store_url, name)
         time.sleep(rng.uniform(0.0, 0.3))
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
