@@ -286,3 +286,46 @@ def test_a_store_error_while_a_ctrl_c_is_handled_stays_a_store_error(
     assert "no_such_table" in str(failure)
     with store.begin() as conn:
         assert conn.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_a_transaction_an_interrupt_abandoned_is_rolled_back_once_its_frames_are_gone(
+    fresh_pg_url: str, stores: Opener
+) -> None:
+    """A signal can land as a ``with`` block calls its ``__exit__``, so the transaction is never
+    ended: the interrupt's traceback holds it, and on PostgreSQL it holds the rows it wrote (an
+    interrupted run then waited for ever to record that it stopped, seen twice in about 500
+    trials). The executor records an interruption only once the traceback is gone: then the
+    transaction is rolled back and the row is free."""
+    import gc
+
+    from sqlalchemy.exc import OperationalError
+
+    store, other = stores(fresh_pg_url), stores(fresh_pg_url)
+    runs = schema.runs
+    with store.begin() as conn:
+        conn.execute(insert(runs).values(**_run_row("r1", None)))
+
+    def cut_between_its_writes_and_its_end() -> None:
+        block = store.begin()
+        conn = block.__enter__()
+        conn.execute(update(runs).where(runs.c.id == "r1").values(operator="cut"))
+        raise KeyboardInterrupt  # before block.__exit__ could run
+
+    def row_is_locked() -> bool:
+        with other.engine.connect() as conn:
+            conn.exec_driver_sql("SET lock_timeout = '200ms'")
+            try:
+                conn.execute(update(runs).where(runs.c.id == "r1").values(operator="next"))
+            except OperationalError:
+                return True
+            conn.rollback()
+            return False
+
+    try:
+        cut_between_its_writes_and_its_end()
+    except KeyboardInterrupt:
+        assert row_is_locked()  # while the interrupt is handled, its traceback keeps the block
+    gc.collect()
+    assert not row_is_locked()
+    with other.begin() as conn:
+        assert conn.execute(select(runs.c.operator).where(runs.c.id == "r1")).scalar() == "ana"
