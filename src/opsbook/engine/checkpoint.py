@@ -50,24 +50,20 @@ class Checkpoints:
         each use, so a server restart costs one connection, not the run) use the pool."""
         if self.store.dialect != "sqlite" or threading.get_ident() != self._thread:
             return self.store.begin()
-        if self._held is not None and not self._held.in_transaction() and self._left_open():
-            self._held.invalidate()  # SQLAlchemy connects again on the next use
-        if self._held is None:
+        held = self._held
+        if held is None:
             self._held = self.store.engine.connect()
-        elif self._held.in_transaction():  # a transaction inside another: not ours to share
+        elif held.in_transaction():  # a transaction inside another: not ours to share
             return self.store.begin()
+        elif not held.invalidated and held.connection.driver_connection.in_transaction:
+            # SQLite holds a transaction SQLAlchemy no longer knows of: a Ctrl-C that lands in
+            # SQLAlchemy's own code between its bookkeeping and the driver's BEGIN or ROLLBACK
+            # leaves one, and the next BEGIN failed ("cannot start a transaction within a
+            # transaction"), so the interrupted run could not record that it stopped. The
+            # connection is dropped (closing it rolls the transaction back); SQLAlchemy
+            # connects again on its next use.
+            held.invalidate()
         return self.store.begin(on=self._held)
-
-    def _left_open(self) -> bool:
-        """Whether SQLite holds a transaction open on the kept connection that SQLAlchemy no
-        longer knows of: a Ctrl-C that lands in SQLAlchemy's own code between its bookkeeping
-        and the driver's BEGIN or ROLLBACK leaves one, and the next BEGIN failed ("cannot start
-        a transaction within a transaction"), so the interrupted run could not record that it
-        stopped. Such a connection is dropped: closing it rolls the transaction back."""
-        assert self._held is not None
-        if self._held.invalidated:
-            return False
-        return bool(self._held.connection.driver_connection.in_transaction)
 
     def close(self) -> None:
         """Give the held connection back (the executor ends)."""
