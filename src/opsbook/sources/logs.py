@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import glob
 import gzip
+import io
 import itertools
 import json
 import os
@@ -202,11 +203,10 @@ def _not_utf8_lines(path: Path) -> bytes:
     none, found at memory speed: 4 MB at a time, checked for ASCII, then decoded whole, and
     split into lines only when that fails. A line over 16 MB is not a log line: its start is
     left out."""
-    opener: Any = gzip.open if path.suffix == ".gz" else open
     found: list[bytes] = []
     rest = b""
     try:
-        with opener(path, "rb") as fh:
+        with _open_log(path) as fh:
             while chunk := fh.read(1 << 22):
                 if chunk.isascii() and rest.isascii():
                     cut = chunk.rfind(b"\n") + 1
@@ -402,10 +402,14 @@ def _may_hold(path: Path, start: datetime) -> bool:
         return False
 
 
+def _open_log(path: Path) -> io.BufferedIOBase:
+    """A log file for reading, gzip-compressed or not (by its ``.gz`` suffix)."""
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
 def _head(path: Path) -> bytes:
-    opener: Any = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as fh:
+        with _open_log(path) as fh:
             return bytes(fh.read(HEAD_BYTES))
     except OSError as err:
         raise SourceError(f"cannot read {path}: {err.strerror}") from None
