@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,6 +30,7 @@ from opsbook.store import runs as q
 if TYPE_CHECKING:
     from opsbook.engine.checkpoint import Checkpoints, Fenced
     from opsbook.engine.gates import Gates
+    from opsbook.engine.inputs import StepInputs
     from opsbook.engine.setup import Setup
     from opsbook.masking import Masker
     from opsbook.spec.models import Step
@@ -50,18 +51,10 @@ class StepHost(Protocol):
     workdir: Path
     """The run's private folder (``$OPSBOOK_OUTPUT`` files hold raw values)."""
 
+    inputs: StepInputs
+    """What each attempt is given: rendered templates, environment, log, StepContext."""
+
     def emit(self, type_: EventType, sid: str | None, **data: Any) -> None: ...
-    def renderer(self) -> Callable[[str], str]: ...
-    def process_env(self, step: Step, render: Callable[[str], str]) -> dict[str, str]: ...
-    def logger(self, sid: str, output: CappedOutput) -> Callable[[str], None]: ...
-    def step_context(
-        self,
-        step: Step,
-        attempt: int,
-        env: dict[str, str],
-        render: Callable[[str], str],
-        output: CappedOutput,
-    ) -> StepContext: ...
 
 
 class AttemptHost(StepHost, Protocol):
@@ -119,7 +112,7 @@ class Attempts:
         """
         kind = get_kind(step.kind)
         st = self.x.state[step.id]
-        render = self.x.renderer()
+        render = self.x.inputs.renderer()
 
         irreversible = kind.is_irreversible(
             step.config, step, self.x.s.loaded.root, self.x.s.loaded.spec
@@ -130,14 +123,14 @@ class Attempts:
 
         if step.confirm and not self.x.gates.confirmed(step, masked):
             return st
-        env = self.x.process_env(step, render)
+        env = self.x.inputs.process_env(step, render)
         delay = float(step.retry.delay)
         for n in range(step.retry.attempts):
             attempt = st.attempts + 1
             output = CappedOutput()
             out_file = self.x.workdir / f"{step.id}.{attempt}.out"
             env["OPSBOOK_OUTPUT"] = str(out_file)
-            ctx = self.x.step_context(step, attempt, env, render, output)
+            ctx = self.x.inputs.step_context(step, attempt, env, render, output)
             self._prepare(ctx, out_file, step.id, attempt)
             self._start(step, attempt, kind.describe(step.config, masked))
             started = time.time()

@@ -108,7 +108,7 @@ def undo(ex: Undoer) -> dict[str, Any]:
 
 def rollback_step(ex: Undoer, step: Step) -> bool:
     """Run one step's rollback (its command, or its kind's own), checkpointed like a step."""
-    render = ex.renderer()
+    render = ex.inputs.renderer()
     kind = get_kind(step.kind)
     command = render(step.rollback) if step.rollback else f"built-in {kind.name} rollback"
     output = CappedOutput()
@@ -153,7 +153,7 @@ def _run_rollback(
     """The rollback command (or the kind's own rollback): its exit code and whether it worked.
     It stops when ``ex.rollback_cancel`` is set."""
     kind = get_kind(step.kind)
-    env = ex.process_env(step, render)
+    env = ex.inputs.process_env(step, render)
     env["OPSBOOK_OUTPUT"] = str(ex.workdir / f"{step.id}.rollback.out")
     if step.rollback:
         cwd = ex.loaded.root / step.dir if step.dir else ex.loaded.root
@@ -162,17 +162,17 @@ def _run_rollback(
             render,
             cwd=cwd,
             env=env,
-            log=ex.logger(step.id, output),
+            log=ex.inputs.logger(step.id, output),
             timeout=step.timeout,
             cancelled=ex.rollback_cancel,
             secrets=ex.masker.secrets,
         )
         Path(env["OPSBOOK_OUTPUT"]).unlink(missing_ok=True)
         if result.error:
-            ex.logger(step.id, output)(result.error)
+            ex.inputs.logger(step.id, output)(result.error)
         return result.exit_code, result.exit_code == 0 and not result.timed_out and not result.error
     else:
-        ctx = ex.step_context(step, attempt, env, render, output)
+        ctx = ex.inputs.step_context(step, attempt, env, render, output)
         ctx.cancelled = ex.rollback_cancel
         try:
             undone = kind.rollback(

@@ -14,7 +14,8 @@ Every write is one transaction that starts with :func:`opsbook.store.runs.fence`
 
 The executor holds the run and its endings; its parts each work against a small protocol it
 satisfies: :mod:`~opsbook.engine.frontier` (which steps are ready), :mod:`~opsbook.engine.attempts`
-(one step's attempts), :mod:`~opsbook.engine.gates` (questions for a human),
+(one step's attempts), :mod:`~opsbook.engine.inputs` (what an attempt is given),
+:mod:`~opsbook.engine.gates` (questions for a human),
 :mod:`~opsbook.engine.rollback`, :mod:`~opsbook.engine.checkpoint` and :mod:`~opsbook.engine.lease`.
 """
 
@@ -32,20 +33,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opsbook import environ, proclife
+from opsbook import proclife
 from opsbook.engine import rollback
 from opsbook.engine.attempts import LOST, Attempts
 from opsbook.engine.checkpoint import Checkpoints, Fenced
 from opsbook.engine.frontier import Frontier
 from opsbook.engine.gates import Gates, asks_humans
+from opsbook.engine.inputs import StepInputs
 from opsbook.engine.lease import Heartbeat
 from opsbook.engine.observe import RunEvent
-from opsbook.engine.output import CappedOutput
 from opsbook.engine.setup import Setup
 from opsbook.engine.states import DONE, EventType, Halt, RunStatus, StepState, StepStatus
 from opsbook.errors import ExpressionError, LeaseLost, StateMoved
 from opsbook.masking import Masker
-from opsbook.plan import expression_context
 from opsbook.spec import expressions as ex
 from opsbook.spec.loader import LoadedSpec
 from opsbook.spec.models import Step
@@ -84,7 +84,6 @@ class Executor:
         self.by_id = {step.id: step for step in setup.runbook.steps}
         self.state: dict[str, StepState] = {}
         self.frontier = Frontier(setup.runbook, self.state)
-        self._base_env: dict[str, str] | None = None
         self.lease = Heartbeat(
             store=self.store,
             run_id=self.run_id,
@@ -97,6 +96,7 @@ class Executor:
         self.checkpoints = Checkpoints(
             store=self.store, run_id=self.run_id, owner=setup.owner, lost=self.lost
         )
+        self.inputs = StepInputs(setup=setup, state=self.state, masker=self.masker, txn=self.txn)
         self.contexts: dict[str, StepContext] = {}
         self.rollback_cancel = threading.Event()
         """Set with the steps' cancel events: stops the rollback command in flight."""
@@ -354,7 +354,7 @@ class Executor:
     def _condition(self, step: Step) -> bool:
         if step.if_ is None:
             return True
-        return ex.condition(step.if_, self._context())
+        return ex.condition(step.if_, self.inputs.expression_values())
 
     def _condition_failed(self, step: Step, err: ExpressionError) -> str:
         message = self.masker(f"if: {err}")
@@ -367,107 +367,6 @@ class Executor:
         )
         self.state[step.id].result = {"message": message}
         return f"step {step.id} failed: {message}"
-
-    def renderer(self) -> Callable[[str], str]:
-        """Render templates; the context (O(steps) to build) is made on first use only."""
-        cache: list[dict[str, Any]] = []
-
-        def render(text: str) -> str:
-            if "${{" not in text:
-                return text
-            if not cache:
-                cache.append(self._context())
-            return ex.render(text, cache[0])
-
-        return render
-
-    def _context(self) -> dict[str, Any]:
-        run = self.s.run
-        steps = {
-            sid: {
-                "outputs": st.outputs,
-                "status": st.status,
-                "outcome": _OUTCOME.get(st.status, ""),
-            }
-            for sid, st in self.state.items()
-        }
-        return expression_context(
-            self.s.loaded,
-            self.s.effective,
-            self.s.params,
-            run={
-                "id": self.run_id,
-                "operator": run.operator,
-                "runbook": run.runbook,
-                "started_at": run.started_at or run.created_at,
-                "git_sha": run.git_sha or "",
-            },
-            steps=steps,
-        )
-
-    def step_context(
-        self,
-        step: Step,
-        attempt: int,
-        env: dict[str, str],
-        render: Callable[[str], str],
-        output: CappedOutput,
-    ) -> StepContext:
-        """What a kind gets to execute (or roll back) one attempt of a step."""
-        return StepContext(
-            run_id=self.run_id,
-            step=step,
-            spec=self.s.loaded.spec,
-            environment=self.s.effective.name,
-            operator=self.s.operator,
-            attempt=attempt,
-            root=self.s.loaded.root,
-            env=dict(env),
-            render=render,
-            log=self.logger(step.id, output),
-            timeout=step.timeout,
-            secrets=tuple(self.masker.secrets),
-            loaded=self.s.loaded,
-            record=functools.partial(self._record_event, step.id),
-            recorded=functools.partial(self._recorded, step.id),
-            store=self.store,
-        )
-
-    def _record_event(self, sid: str, type_: str, data: dict[str, Any]) -> None:
-        with self.txn() as conn:
-            chain.append(
-                conn,
-                type_,
-                run_id=self.run_id,
-                step_id=sid,
-                actor=self.s.operator,
-                data=_as_dict(self.masker.mask_data(data)),
-            )
-
-    def _recorded(self, sid: str, type_: str) -> list[dict[str, Any]]:
-        with self.store.begin() as conn:
-            return chain.step_events(conn, self.run_id, sid, type_)
-
-    def process_env(self, step: Step, render: Callable[[str], str]) -> dict[str, str]:
-        if self._base_env is None:  # copying os.environ decodes every variable: once per run
-            self._base_env = {**os.environ, **self.s.effective.values}
-        env = dict(self._base_env)
-        env.update({k: render(environ._text(v)) for k, v in step.env.items()})
-        env.update(
-            OPSBOOK_RUN_ID=self.run_id,
-            OPSBOOK_STEP_ID=step.id,
-            OPSBOOK_ENVIRONMENT=self.s.effective.name,
-            OPSBOOK_OPERATOR=self.s.operator,
-        )
-        return env
-
-    def logger(self, sid: str, output: CappedOutput) -> Callable[[str], None]:
-        def log(line: str) -> None:
-            masked = self.masker(line)
-            output.add(masked)
-            self.emit(EventType.STEP_OUTPUT, sid, line=masked)
-
-        return log
 
     # ----- rollback ------------------------------------------------------------------------
 
@@ -632,18 +531,6 @@ class Executor:
         for ctx in list(self.contexts.values()):
             ctx.cancelled.set()
         self.rollback_cancel.set()
-
-
-def _as_dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-_OUTCOME = {
-    StepStatus.SUCCEEDED: "success",
-    StepStatus.FAILED: "failure",
-    StepStatus.SKIPPED: "skipped",
-}
-"""A step's ``outcome`` as expressions see it (GitHub Actions' words)."""
 
 
 _FINISH_FROM = {
