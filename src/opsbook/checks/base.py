@@ -117,7 +117,7 @@ class SharedResources:
 
     async def http_client(self) -> httpx.AsyncClient:
         if self._http is None:
-            from opsbook.checks.http import make_client
+            from opsbook.checks.httpclient import make_client
 
             self._http = make_client(self.size)
         return self._http
