@@ -7,7 +7,7 @@ import shlex
 from urllib.parse import urlsplit
 
 from opsbook.importer.draft import CheckDraft, Draft, slug
-from opsbook.importer.markdown import Inline
+from opsbook.importer.markdown import Inline, simple_lead
 from opsbook.importer.placeholders import PLACEHOLDER, param_name
 
 _HEALTH_PATH = re.compile(
@@ -155,8 +155,6 @@ def sentence_checks(inline: Inline, line: int, draft: Draft) -> list[str]:
     paths = [c for c in inline.codes if c.startswith("/") and _HEALTH_PATH.search(c)]
     if not paths:
         return []
-    from opsbook.importer.gates import simple_lead
-
     if not simple_lead(inline.text.split("`" + paths[0] + "`", 1)[0]):
         return []  # one action among several: a person does it
     expect: dict[str, object] = {"status": 200}

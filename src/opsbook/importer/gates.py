@@ -14,7 +14,7 @@ from opsbook.importer import envcontract
 from opsbook.importer.checks import sentence_checks
 from opsbook.importer.commands import known_program
 from opsbook.importer.draft import Draft, RunbookDraft, StepDraft
-from opsbook.importer.markdown import Inline, Item
+from opsbook.importer.markdown import Inline, Item, simple_lead
 from opsbook.importer.placeholders import escape, substitute
 
 COMMANDS = {
@@ -57,13 +57,6 @@ def command_of(inline: Inline) -> str | None:
     if re.search(r"\bor\b", prose):
         return None  # alternatives: a person chooses
     return commands[0] if simple_lead(before) and _LEAD_OK.search(before) else None
-
-
-def simple_lead(before: str) -> bool:
-    """Whether the words before a command are one short instruction ("Execute via"), not a
-    sentence listing several actions (commas, dashes) that a person has to carry out."""
-    last = re.split(r"(?<=[.!?])\s+", before.strip())[-1] if before.strip() else ""
-    return len(last.split()) <= 8 and not re.search(r"[,;—–]", last)
 
 
 def item_text(item: Item) -> str:

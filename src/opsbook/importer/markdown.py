@@ -87,6 +87,13 @@ class Section:
     sections: list[Section] = field(default_factory=list)
 
 
+def simple_lead(before: str) -> bool:
+    """Whether the words before a command are one short instruction ("Execute via"), not a
+    sentence listing several actions (commas, dashes) that a person has to carry out."""
+    last = re.split(r"(?<=[.!?])\s+", before.strip())[-1] if before.strip() else ""
+    return len(last.split()) <= 8 and not re.search(r"[,;—–]", last)
+
+
 def _inline(token: Token | None) -> Inline:
     if token is None or token.children is None:
         return Inline(token.content if token else "")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from opsbook.importer.draft import slug
-from opsbook.importer.specfiles import Node, SpecDraft, check_promql, identifier
+from opsbook.importer.monitordraft import Node, SpecDraft, check_promql, identifier
 
 STEP = "5m"
 _DURATION = re.compile(r"^(\d+)([mhdwMQY])$")

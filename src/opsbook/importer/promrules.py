@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from opsbook.importer.specfiles import Node, SpecDraft, check_promql, duration, identifier
+from opsbook.importer.monitordraft import Node, SpecDraft, check_promql, duration, identifier
 
 _FLIP = {">": "<", "<": ">", ">=": "<=", "<=": ">=", "==": "==", "!=": "!="}
 _TAIL = re.compile(r"^\s*(.+?)\s*(?:>=|<=|==|!=|>|<)\s*[-+]?[\d.]+(?:e[-+]?\d+)?\s*$", re.S)

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from opsbook.importer.draft import slug
-from opsbook.importer.specfiles import Node, SpecDraft, check_promql, identifier
+from opsbook.importer.monitordraft import Node, SpecDraft, check_promql, identifier
 from opsbook.monitor.slo import SLOTH
 
 STEP = "5m"
