@@ -8,10 +8,11 @@ from opsbook.console import Table, out
 from opsbook.console.untrusted import escape
 from opsbook.monitor.alert_tests import Outcome
 from opsbook.monitor.anomaly import Band
-from opsbook.monitor.evaluate import AlertStatus, Evaluation, Transition
+from opsbook.monitor.evaluate import AlertStatus, Evaluation
 from opsbook.monitor.metrics import Reading
 from opsbook.monitor.replay import Replay
 from opsbook.monitor.slo import SloStatus
+from opsbook.monitor.state import Transition
 from opsbook.notify.silences import Silence
 from opsbook.spec.durations import format_duration
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from opsbook.monitor.anomaly import Band, Baselines, Truth, truths_of
 from opsbook.monitor.labels import fingerprint
 from opsbook.monitor.metrics import Reading, read_series, source_context
-from opsbook.monitor.state import AlertState, Instance, Rule, step, transition
+from opsbook.monitor.state import AlertState, Instance, Rule, Transition, step, transition
 from opsbook.sources.base import Sample
 
 if TYPE_CHECKING:
@@ -64,28 +64,6 @@ class AlertStatus:
             **{k: v for k, v in asdict(self.instance).items() if k != "state"},
             "band": None if self.band is None else {"low": self.band[0], "high": self.band[1]},
         }
-
-
-@dataclass
-class Transition:
-    """An alert instance changed state at ``at`` (UNIX seconds of the evaluation's ``now``).
-
-    ``event`` is ``alert.pending``, ``alert.firing``, ``alert.resolved`` or ``alert.inactive``.
-    ``group_key`` is the key the root route groups it under (incidents open one per group).
-    """
-
-    alert: str
-    event: str
-    at: float
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    fingerprint: str
-    value: float | None
-    severity: str
-    group_key: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from opsbook.monitor.evaluate import Transition
+    from opsbook.monitor.state import Transition
     from opsbook.spec.loader import LoadedSpec
     from opsbook.store import Store
 

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 
 from opsbook.errors import UsageError
 from opsbook.monitor.anomaly import Baselines
-from opsbook.monitor.evaluate import AlertStatus, Transition, step_alerts
+from opsbook.monitor.evaluate import AlertStatus, step_alerts
 from opsbook.monitor.metrics import Reading, read_series, source_context
 from opsbook.monitor.slo import earliest_needed, status_from_steps
 from opsbook.monitor.slo import sli_steps as slo_steps
-from opsbook.monitor.state import AlertState
+from opsbook.monitor.state import AlertState, Transition
 from opsbook.spec.loader import LoadedSpec
 
 MAX_STEPS = 200_000

@@ -10,9 +10,9 @@ rule's ``on_nodata`` keeps the state (``keep``), treats it as true (``alert``) o
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 
 class AlertState(StrEnum):
@@ -82,3 +82,25 @@ def transition(prev: Instance, new: Instance) -> str | None:
     if new.state == AlertState.INACTIVE:
         return "alert.resolved" if prev.state == AlertState.FIRING else "alert.inactive"
     return f"alert.{new.state.value}"
+
+
+@dataclass
+class Transition:
+    """An alert instance changed state at ``at`` (UNIX seconds of the evaluation's ``now``).
+
+    ``event`` is ``alert.pending``, ``alert.firing``, ``alert.resolved`` or ``alert.inactive``.
+    ``group_key`` is the key the root route groups it under (incidents open one per group).
+    """
+
+    alert: str
+    event: str
+    at: float
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    fingerprint: str
+    value: float | None
+    severity: str
+    group_key: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -3,9 +3,10 @@
 A tick handler is ``handler(store, loaded, now)``; it is registered with :func:`register_tick`
 or through the ``opsbook.ticks`` entry-point group (a callable, or a :class:`Tick`). Each tick
 runs at most once per ``every`` seconds across all ``watch`` processes sharing a store: the
-process that takes the tick's lease does the work, the others skip it. Built in: ``monitor``
-(evaluate metrics and alerts), ``notify`` (queue due notifications) and ``deliver`` (send the
-outbox). Incidents (escalation timers, schedules) and flags (guarded rollouts) add theirs.
+process that takes the tick's lease does the work, the others skip it. Built in, and registered
+through the same entry-point group (pyproject.toml): ``monitor`` (evaluate metrics and alerts),
+``notify`` (queue due notifications) and ``deliver`` (send the outbox), all in
+:mod:`opsbook.monitor.watch`, and ``incidents`` (escalation timers, schedules).
 """
 
 from __future__ import annotations
@@ -61,8 +62,6 @@ def _from_entry_points() -> tuple[Tick, ...]:
 
 def ticks() -> list[Tick]:
     """Every tick, built-in first, in order."""
-    from opsbook.monitor import watch  # noqa: F401  (registers the built-in ticks)
-
     merged = {t.name: t for t in _from_entry_points()}
     merged.update(_registered)
     return sorted(merged.values(), key=lambda t: (t.order, t.name))

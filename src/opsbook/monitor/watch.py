@@ -26,7 +26,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from opsbook.clock import utcnow
-from opsbook.monitor.ticks import TickResult, owner_id, register_tick, run_ticks
+from opsbook.monitor.ticks import Tick, TickResult, owner_id, run_ticks
 from opsbook.sources.logtail import files_signature
 
 if TYPE_CHECKING:
@@ -90,9 +90,10 @@ def _deliver(store: Store, loaded: LoadedSpec, now: datetime) -> object:
     return deliver(store, loaded, owner_id())
 
 
-register_tick("monitor", _monitor, order=10)
-register_tick("notify", _notify, order=20)
-register_tick("deliver", _deliver, order=30)
+# The built-in ticks, registered like a plugin's (entry-point group opsbook.ticks, pyproject.toml).
+MONITOR = Tick("monitor", _monitor, order=10)
+NOTIFY = Tick("notify", _notify, order=20)
+DELIVER = Tick("deliver", _deliver, order=30)
 
 
 def _changed(ctx: SourceContext, seen: tuple[tuple[str, int, int, int], ...]) -> bool:

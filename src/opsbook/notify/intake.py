@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from opsbook.errors import UsageError
-from opsbook.monitor.evaluate import ACTOR, AlertStatus, Transition, group_key_of, run_hooks
+from opsbook.monitor.evaluate import ACTOR, AlertStatus, group_key_of, run_hooks
 from opsbook.monitor.labels import fingerprint
-from opsbook.monitor.state import AlertState, Instance
+from opsbook.monitor.state import AlertState, Instance, Transition
 from opsbook.utf8 import bad_offset
 
 if TYPE_CHECKING:
