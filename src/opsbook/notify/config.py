@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from opsbook.notify.weekly import parse_every
 from opsbook.spec.durations import Duration
 from opsbook.spec.strict import Model
 
@@ -128,8 +129,6 @@ class RecurringSilence(Model):
     @field_validator("every")
     @classmethod
     def _every(cls, value: str) -> str:
-        from opsbook.notify.silences import parse_every
-
         parse_every(value)
         return value
 
