@@ -193,7 +193,7 @@ def releases(
 def verify_log(conn: Connection, anchor: Path | None = None) -> events.ChainReport:
     """The chain (keyed with OPSBOOK_AUDIT_KEY when set), every row against its events, and the
     anchors of ``anchor``; when all hold, the current head is appended to ``anchor``."""
-    report = events.verify(conn, integrity.audit_key())
+    report = events.verify(conn, events.audit_key())
     report.problems += integrity.check_rows(conn)
     if anchor is not None:
         report.problems += integrity.check_anchors(conn, anchor)

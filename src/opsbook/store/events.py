@@ -9,7 +9,9 @@ the chain and reports the first event that does not match.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,8 +20,20 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from opsbook.errors import StoreError
-from opsbook.store import driver, integrity, schema
+from opsbook.store import driver, schema
 from opsbook.store.migrations import GENESIS_HASH
+
+KEY_ENV = "OPSBOOK_AUDIT_KEY"
+
+
+def audit_key() -> bytes | None:
+    """The audit key from the environment, or None."""
+    value = os.environ.get(KEY_ENV, "")
+    return value.encode() if value else None
+
+
+def mac(key: bytes, digest: str) -> str:
+    return hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
 
 
 def canonical(value: Any) -> str:
@@ -94,7 +108,7 @@ def append_many(conn: Connection, new: Sequence[NewEvent]) -> int:
             hint="restore the store from a backup; `opsbook verify-log` says what else changed",
         )
     seq, prev = int(head[0]), str(head[1])
-    key = integrity.audit_key()
+    key = audit_key()
     rows = []
     for event in new:
         seq += 1
@@ -114,7 +128,7 @@ def append_many(conn: Connection, new: Sequence[NewEvent]) -> int:
                 "data": payload,
                 "prev_hash": prev,
                 "hash": digest,
-                "mac": integrity.mac(key, digest) if key else None,
+                "mac": mac(key, digest) if key else None,
             }
         )
         prev = digest
@@ -177,7 +191,7 @@ def verify(conn: Connection, key: bytes | None = None) -> ChainReport:
                 " (edited after it was written)"
             )
         if key is not None:
-            if row.mac is not None and row.mac == integrity.mac(key, row.hash):
+            if row.mac is not None and row.mac == mac(key, row.hash):
                 macs += 1
             elif row.mac is not None or macs:
                 problems.append(

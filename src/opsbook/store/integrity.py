@@ -10,8 +10,8 @@ Three defences on top of the hash chain of :mod:`opsbook.store.events`:
   outputs with its ``step_succeeded``. A row without its event, an edited row and a run whose
   rows were deleted are each named.
 * **A key.** With ``OPSBOOK_AUDIT_KEY`` set (never stored), every event also carries
-  ``mac = HMAC-SHA256(key, hash)``. Rewriting events and recomputing every hash no longer
-  verifies: the MACs cannot be recomputed without the key.
+  ``mac = HMAC-SHA256(key, hash)`` (:func:`opsbook.store.events.mac`). Rewriting events and
+  recomputing every hash no longer verifies: the MACs cannot be recomputed without the key.
 * **Anchors.** ``opsbook audit anchor FILE`` appends the chain head (sequence number, hash, MAC)
   to an append-only file kept outside the database (commit it, ship it to a log drain);
   ``verify-log --anchor FILE`` checks that every anchored event is still there, unchanged. A
@@ -21,9 +21,7 @@ Three defences on top of the hash chain of :mod:`opsbook.store.events`:
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import os
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -33,9 +31,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from opsbook.errors import UsageError
-from opsbook.store import schema
+from opsbook.store import events, schema
 
-KEY_ENV = "OPSBOOK_AUDIT_KEY"
 FINISHED_EVENTS = {
     "step_succeeded": "succeeded",
     "step_failed": "failed",
@@ -43,16 +40,6 @@ FINISHED_EVENTS = {
     "gate_waiting": "waiting",
     "step_paused": "waiting",
 }
-
-
-def audit_key() -> bytes | None:
-    """The audit key from the environment, or None."""
-    value = os.environ.get(KEY_ENV, "")
-    return value.encode() if value else None
-
-
-def mac(key: bytes, digest: str) -> str:
-    return hmac.new(key, digest.encode(), hashlib.sha256).hexdigest()
 
 
 def digest(value: Any) -> str:
@@ -220,16 +207,14 @@ def approval_is_recorded(conn: Connection, row: Any) -> bool:
 
     The event must hash correctly and, with a key, carry a valid MAC.
     """
-    from opsbook.store.events import event_hash
-
-    key = audit_key()
+    key = events.audit_key()
     query = select(schema.events).where(
         schema.events.c.run_id == row.run_id,
         schema.events.c.step_id == row.step_id,
         schema.events.c.type == f"gate_{row.decision}",
     )
     for event in conn.execute(query):
-        expected = event_hash(
+        expected = events.event_hash(
             event.prev_hash,
             event.seq,
             event.run_id,
@@ -241,7 +226,7 @@ def approval_is_recorded(conn: Connection, row: Any) -> bool:
         )
         if expected != event.hash:
             continue
-        if key is not None and event.mac != mac(key, event.hash):
+        if key is not None and event.mac != events.mac(key, event.hash):
             continue
         data = json.loads(event.data)
         fact = {**data, "step": event.step_id, "actor": event.actor, "decision": row.decision}
