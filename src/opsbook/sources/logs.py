@@ -10,24 +10,19 @@ bytes appended since the last.
 
 from __future__ import annotations
 
-import glob
 import gzip
 import io
 import itertools
-import json
-import os
 import re
 import threading
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, model_validator
-
 from opsbook.sources.base import Sample, SourceContext, SourceError, SourceKind
-from opsbook.spec.strict import Model
+from opsbook.sources.logfiles import LogsConfig, log_files, window_bytes
 
 if TYPE_CHECKING:
     import duckdb
@@ -36,28 +31,6 @@ if TYPE_CHECKING:
 
 
 HEAD_BYTES = 1 << 20
-
-
-class LogsConfig(Model):
-    """``logs: "logs/*.jsonl"`` or ``logs: {path: [...], time: ts}``."""
-
-    path: list[str]
-    time: str = Field(default="ts", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _short(cls, value: Any) -> Any:
-        return _config(value)
-
-
-def _config(value: Any) -> Any:
-    if isinstance(value, str):
-        return {"path": [value]}
-    if isinstance(value, list):
-        return {"path": value}
-    if isinstance(value, dict) and isinstance(value.get("path"), str):
-        return {**value, "path": [value["path"]]}
-    return value
 
 
 class LogsSource(SourceKind):
@@ -86,7 +59,7 @@ class LogsSource(SourceKind):
             return {name: [] for name in metrics}
         longest = max(float(m.over or 0) for m in metrics.values())
         first, last = times[0] - timedelta(seconds=longest), times[-1]
-        files = _files(ctx, config)
+        files = log_files(ctx, config)
         step = (times[1] - times[0]).total_seconds() if len(times) > 1 else None
         tiled = step is not None and all(
             (b - a).total_seconds() == step for a, b in itertools.pairwise(times)
@@ -184,7 +157,7 @@ def _window_data(
     tail = tail_of(ctx, (tuple(config.path), config.time, (last - first).total_seconds()))
     if tail is not None:
         return tail.window(files, first, last)
-    return b"".join(_window_bytes(f, config.time, first, last) for f in files)
+    return b"".join(window_bytes(f, config.time, first, last) for f in files)
 
 
 def _utf8(data: bytes) -> bytes:
@@ -472,102 +445,3 @@ def _key(t: datetime) -> float:
 def _bucket_end(start: Any, step: float) -> float:
     begin = start.timestamp() if isinstance(start, datetime) else float(start)
     return round(begin + step, 3)
-
-
-def _files(ctx: SourceContext, config: LogsConfig) -> list[Path]:
-    found: set[Path] = set()
-    for pattern in config.path:
-        text = ctx.render(pattern)
-        full = text if os.path.isabs(text) else str(ctx.root / text)
-        found.update(Path(p) for p in glob.glob(full, recursive=True) if os.path.isfile(p))
-    return sorted(found)
-
-
-def line_time(line: bytes, field: str) -> float | None:
-    """The time of one JSON log line in UNIX seconds, or None when it has none."""
-    try:  # a byte that is not UTF-8 (a Latin-1 message) does not hide the line's time
-        value = json.loads(line.decode("utf-8", "replace")).get(field)
-    except (ValueError, AttributeError):
-        return None
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.timestamp()
-    return None
-
-
-def _window_bytes(path: Path, field: str, start: datetime, end: datetime) -> bytes:
-    """The lines of one file that may fall in [start, end)."""
-    try:
-        if path.stat().st_mtime < start.timestamp():
-            return b""  # last written before the window opened
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as fh:
-                return _ensure_newline(fh.read())
-        with path.open("rb") as fh:
-            begin = seek_time(fh, field, start.timestamp())
-            stop = seek_time(fh, field, end.timestamp())
-            fh.seek(begin)
-            return _ensure_newline(fh.read(max(stop - begin, 0)))
-    except OSError as err:
-        raise SourceError(f"cannot read {path}: {err.strerror}") from None
-
-
-def _ensure_newline(data: bytes) -> bytes:
-    return data if not data or data.endswith(b"\n") else data + b"\n"
-
-
-def seek_time(fh: Any, field: str, when: float) -> int:
-    """Offset of the first line whose time is >= when (lines in time order).
-
-    Binary search over byte positions: the first line starting at or after a position has a
-    time that never decreases with the position.
-    """
-    fh.seek(0, os.SEEK_END)
-    size = int(fh.tell())
-    lo, hi = 0, size
-    while lo < hi:
-        mid = (lo + hi) // 2
-        start = _line_start_after(fh, mid)
-        if start >= size:
-            hi = mid
-            continue
-        fh.seek(start)
-        t = _next_time(fh, field)
-        if t is not None and t < when:
-            lo = mid + 1
-        else:
-            hi = mid
-    return _line_start_after(fh, lo)
-
-
-def _next_time(fh: Any, field: str, lines: int = 1000) -> float | None:
-    """The time of the first line from here that has one (a line that is not JSON, or has no
-    time, says nothing about where the window is), looking at most ``lines`` lines ahead."""
-    for _ in range(lines):
-        line = fh.readline()
-        if not line:
-            return None
-        t = line_time(line, field)
-        if t is not None:
-            return t
-    return None
-
-
-def _line_start_after(fh: Any, pos: int) -> int:
-    """The first line start at or after pos."""
-    if pos == 0:
-        return 0
-    fh.seek(pos - 1)
-    if fh.read(1) == b"\n":
-        return pos
-    fh.readline()
-    return int(fh.tell())

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from opsbook.sources.base import SourceContext, SourceError
+from opsbook.sources.logfiles import LogsConfig, line_time, log_files, seek_time
 
 TAILING = "logs.tail"
 """Key of :attr:`SourceContext.cache` that turns tailing on (``opsbook watch`` sets it)."""
@@ -106,8 +107,6 @@ class LogTail:
         return seen == state.before
 
     def _window_start(self, path: Path, start: float) -> int:
-        from opsbook.sources.logs import seek_time
-
         with path.open("rb") as fh:
             return seek_time(fh, self.time_field, start)
 
@@ -123,8 +122,6 @@ class LogTail:
         state.lines.extend(self._parse(data[:complete]))
 
     def _parse(self, data: bytes) -> list[tuple[float, bytes]]:
-        from opsbook.sources.logs import line_time
-
         out = []
         for line in data.splitlines(keepends=True):
             t = line_time(line, self.time_field)
@@ -136,13 +133,11 @@ class LogTail:
 def files_signature(ctx: SourceContext) -> tuple[tuple[str, int, int, int], ...]:
     """Path, inode, size and modification time of every file of the spec's ``logs`` sources:
     cheap to take (a glob and a stat per file), it changes when a line is written."""
-    from opsbook.sources.logs import LogsConfig, _files
-
     out = []
     for source in ctx.spec.sources.values():
         if source.kind != "logs" or not isinstance(source.config, LogsConfig):
             continue
-        for path in _files(ctx, source.config):
+        for path in log_files(ctx, source.config):
             try:
                 info = path.stat()
             except OSError:
