@@ -32,6 +32,7 @@ from opsbook.errors import StoreError, UsageError
 from opsbook.store import migrations
 
 URL_ENV = "OPSBOOK_DATABASE_URL"
+LOCK_WAIT_ENV = "OPSBOOK_STORE_LOCK_WAIT"
 DEFAULT_PATH = Path(".opsbook") / "state.db"
 _MIGRATION_LOCK = 0x0B5B00C  # advisory lock id serialising store migrations on PostgreSQL
 
@@ -112,6 +113,15 @@ class Store:
 
     def _unavailable(self, err: OperationalError) -> StoreError:
         reason = " ".join(str(err.orig).split())  # drivers answer over several lines
+        if _lock_timeout(err):
+            reason = str(err.orig).strip().splitlines()[0]  # without PostgreSQL's CONTEXT line
+            return StoreError(
+                f"the store stayed locked for {lock_wait():g} s ({self.display_url}): another"
+                f" transaction held a lock this one needed ({reason})",
+                hint="another opsbook process, or a database session left open, holds it (on"
+                " PostgreSQL: pg_stat_activity); a run it stopped resumes with `opsbook resume`;"
+                f" {LOCK_WAIT_ENV} sets the wait",
+            )
         return StoreError(
             f"store unavailable ({self.display_url}): {reason}",
             hint=f"check {URL_ENV} / --store and that the server is running",
@@ -144,11 +154,37 @@ class Store:
             migrations.migrate(conn)
 
 
+def lock_wait() -> float:
+    """Seconds a statement waits for another transaction's lock before it fails, on both
+    backends (``$OPSBOOK_STORE_LOCK_WAIT``, default 30): SQLite's busy timeout, PostgreSQL's
+    ``lock_timeout``. Without it a transaction left open on PostgreSQL (a session, a process
+    stopped in a debugger) would hold every opsbook command waiting for ever."""
+    raw = os.environ.get(LOCK_WAIT_ENV, "").strip() or "30"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise UsageError(
+            f"{LOCK_WAIT_ENV}={raw[:40]!r} is not a number of seconds from 0 to 3600",
+            hint=f"unset it for the default (30), or set e.g. {LOCK_WAIT_ENV}=60",
+        )
+    return seconds
+
+
+def _lock_timeout(err: OperationalError) -> bool:
+    """Whether a statement gave up waiting for a lock: PostgreSQL's lock_not_available
+    (``lock_timeout``), SQLite's busy timeout."""
+    if getattr(err.orig, "sqlstate", None) == "55P03":
+        return True
+    return isinstance(err.orig, sqlite3.OperationalError) and "database is locked" in str(err.orig)
+
+
 def _set_wal(cursor: Any) -> None:
     """Switch to WAL. Switching needs an exclusive lock and SQLite answers "database is locked"
     at once, without the busy handler, when two processes open a new store together (two
     `opsbook run` started at the same moment): so wait and retry, for up to the busy timeout."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + lock_wait()
     delay = 0.005
     while True:
         try:
@@ -244,13 +280,14 @@ def _sqlite_engine(url: str) -> Engine:
     path = make_url(url).database
     if path and path != ":memory:":
         _check_file(Path(path))
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    wait = lock_wait()
+    engine = create_engine(url, connect_args={"timeout": wait, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # let the begin hook issue BEGIN itself
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
         _set_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -264,6 +301,17 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def _postgresql_engine(url: str) -> Engine:
+    """A pool whose connections wait at most :func:`lock_wait` for a lock. The setting travels
+    in the connection's startup options, after $PGOPTIONS and the URL's own ``options`` (which
+    the connection argument would otherwise replace), so a ``lock_timeout`` given there wins."""
+    setting = f"-c lock_timeout={int(lock_wait() * 1000)}"
+    given = make_url(url).query.get("options", "")
+    theirs = " ".join(given) if isinstance(given, tuple) else given
+    options = " ".join(o for o in (setting, os.environ.get("PGOPTIONS", ""), theirs) if o)
+    return create_engine(url, pool_pre_ping=True, connect_args={"options": options})
+
+
 def open_store(url: str | None = None, *, root: Path | None = None) -> Store:
     """Open and migrate the store: ``url``, else ``$OPSBOOK_DATABASE_URL``, else SQLite in root."""
     chosen = url or os.environ.get(URL_ENV) or default_url(root or Path.cwd())
@@ -271,7 +319,7 @@ def open_store(url: str | None = None, *, root: Path | None = None) -> Store:
     if normalized.startswith("sqlite"):
         engine = _sqlite_engine(normalized)
     else:
-        engine = create_engine(normalized, pool_pre_ping=True)
+        engine = _postgresql_engine(normalized)
     store = Store(engine)
     try:
         store.migrate()
@@ -279,6 +327,8 @@ def open_store(url: str | None = None, *, root: Path | None = None) -> Store:
         engine.dispose()
         if not isinstance(err, SQLAlchemyError):
             raise
+        if isinstance(err, OperationalError) and _lock_timeout(err):
+            raise store._unavailable(err) from None
         shown = make_url(normalized).render_as_string(hide_password=True)
         raise StoreError(
             f"cannot open the store at {shown}: {getattr(err, 'orig', err)}",
