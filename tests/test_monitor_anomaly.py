@@ -131,20 +131,33 @@ def test_the_documented_example_runs_as_shown(tmp_path: Path) -> None:
         assert shown == expected.rstrip("\n").splitlines()
 
 
-@pytest.mark.timeout(120)  # three watch processes, each a CLI start-up and an evaluation; serve
-def test_watch_fires_on_an_anomaly_and_keeps_its_band(project: Path, tmp_path: Path) -> None:
-    """The band of the last evaluation is stored with the alert: `opsbook alerts` (text and
-    --json), the API and the dashboard's alerts page show it beside the value."""
+def _watched(project: Path, tmp_path: Path) -> Path:
+    """A copy of the project whose store `opsbook watch` filled at 09:01, 09:02 and 09:03:30:
+    error_spike firing, with its band."""
     import shutil
-
-    from opsbook.store.database import default_url
-    from web_support import make_token, serving
 
     copy = tmp_path / "shop"
     shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".opsbook", "*.db"))
     for instant in ("09:01:00", "09:02:00", "09:03:30"):
         done = run_cli("watch", "--once", "--now", f"2026-11-30T{instant}Z", cwd=copy)
         assert done.returncode == 0, done.stderr
+    return copy
+
+
+# serve's watcher evaluates too: at the real time there is no data (and no band), so its clock
+# starts where watch's left off.
+LATER = ("--now", "2026-11-30T09:03:40Z")
+SHOWN = re.compile(r"^([-\d.e]+) \(band ([-\d.e]+) \.\. ([-\d.e]+)\)$")
+
+
+@pytest.mark.timeout(120)  # three watch processes, each a CLI start-up and an evaluation; serve
+def test_watch_fires_on_an_anomaly_and_keeps_its_band(project: Path, tmp_path: Path) -> None:
+    """The band of the last evaluation is stored with the alert: `opsbook alerts` (text and
+    --json), the API and the dashboard's alerts page show it beside the value."""
+    from opsbook.store.database import default_url
+    from web_support import make_token, serving
+
+    copy = _watched(project, tmp_path)
     shown = json.loads(run_cli("alerts", "--json", cwd=copy).stdout)
     spike = next(a for a in shown if a["alert"] == "error_spike")
     # watch's clock starts at --now and runs on: its tick is a few microseconds after it.
@@ -158,12 +171,9 @@ def test_watch_fires_on_an_anomaly_and_keeps_its_band(project: Path, tmp_path: P
     edges = f"(band {band['low']:.6g} .. {band['high']:.6g})"
     text = run_cli("alerts", cwd=copy).stdout
     assert edges in next(line for line in text.splitlines() if line.startswith("error_spike"))
-    # serve's watcher evaluates too: at the real time there is no data (and no band), so its
-    # clock starts where watch's left off.
     url = default_url(copy)
     token = make_token(copy, url, "viewer", "v")
-    later = ("--now", "2026-11-30T09:03:40Z")
-    with serving(copy, url, *later) as served, served.client(token) as api:
+    with serving(copy, url, *LATER) as served, served.client(token) as api:
         listed = api.get("/api/v1/alerts").json()
         spike = next(a for a in listed if a["alert"] == "error_spike")
         assert spike["state"] == "firing"
@@ -178,6 +188,36 @@ def test_watch_fires_on_an_anomaly_and_keeps_its_band(project: Path, tmp_path: P
         assert shown, row
         value, low, high = map(float, shown.groups())
         assert low < high < value
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)  # three watch processes, serve and a browser
+def test_the_alerts_page_shows_the_band_beside_the_value_in_a_browser(
+    project: Path, tmp_path: Path
+) -> None:
+    """What a person sees: in chromium, the firing error_spike row's value cell reads
+    ``VALUE (band LOW .. HIGH)`` with the value above the band, and the band is visible."""
+    from opsbook.store.database import default_url
+    from web_support import browser, chromium_or_skip, make_token, serving
+
+    chromium_or_skip()
+    copy = _watched(project, tmp_path)
+    url = default_url(copy)
+    token = make_token(copy, url, "viewer", "v")
+    with serving(copy, url, *LATER) as served, browser() as chromium:
+        context = chromium.new_context(extra_http_headers={"Authorization": f"Bearer {token}"})
+        page = context.new_page()
+        page.goto(f"{served.url}/alerts")
+        row = page.locator("tr", has=page.locator("td", has_text="error_spike"))
+        band = row.locator(".band")
+        band.wait_for(state="visible", timeout=10_000)
+        cell = row.locator("td", has=page.locator(".band"))
+        shown = SHOWN.match(" ".join(cell.inner_text().split()))
+        assert shown, cell.inner_text()
+        value, low, high = map(float, shown.groups())
+        assert low < high < value  # the spike is above its band
+        assert "firing" in row.inner_text()
+        context.close()
 
 
 def test_each_label_set_has_its_own_band() -> None:

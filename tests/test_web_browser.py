@@ -13,18 +13,10 @@ from typing import Any
 
 import pytest
 
-from web_support import Serve, make_token, make_user, project, serving, wait_until
+from web_support import CHROMIUM, Serve, make_token, make_user, project, serving, wait_until
+from web_support import browser as chromium
 
-CHROMIUM = os.environ.get("OPSBOOK_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 STEPS = (
     "\n".join(
@@ -74,14 +66,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,42 @@ import forked
 import waiting
 from conftest import run_cli
 
+CHROMIUM = os.environ.get("OPSBOOK_CHROMIUM", "/usr/bin/chromium")
+"""Debian's chromium: Playwright drives it and never downloads a browser."""
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def chromium_or_skip() -> None:
+    """Skip a browser test where chromium is missing; under CI (which installs it) fail."""
+    import pytest
+
+    if Path(CHROMIUM).exists():
+        return
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing under CI; .ci/run installs Debian's chromium")
+    pytest.skip(f"no chromium at {CHROMIUM}")
+
+
+@contextlib.contextmanager
+def browser() -> Iterator[Any]:
+    """A headless chromium driven by Playwright, closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
 FAST = {
     "OPSBOOK_LEASE_SECONDS": "2",
     "OPSBOOK_KILL_GRACE": "1",
