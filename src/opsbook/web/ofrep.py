@@ -169,11 +169,11 @@ def worker_app() -> OfrepApp:
     import os
     from pathlib import Path
 
-    from opsbook.cli.common import project_store
     from opsbook.spec.loader import load_spec
+    from opsbook.store import open_store
 
     loaded = load_spec(Path(os.environ[SPEC_ENV]))
-    store = project_store(os.environ.get(STORE_ENV) or None, root=loaded.root)
+    store = open_store(os.environ.get(STORE_ENV) or None, root=loaded.root.resolve())
     return app(store, loaded)
 
 
