@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from opsbook.sources.config import COMMON_SOURCE_FIELDS
 from opsbook.sources.registry import get_source_kind, source_kind_names
+from opsbook.spec.kindconfig import validate_kind_config
 
 if TYPE_CHECKING:
     from opsbook.notify.config import Route
@@ -40,8 +41,6 @@ def operations_problems(spec: Spec) -> Iterator[tuple[Loc, str]]:
 def _source_problems(spec: Spec) -> Iterator[tuple[Loc, str]]:
     if not spec.sources:
         return  # the source kinds (and the libraries they import) load only when needed
-    from opsbook.spec.loader import validate_kind_config
-
     kinds = [k for k in source_kind_names() if k not in NO_SOURCE_KINDS]
     for name, source in spec.sources.items():
         loc: Loc = ("sources", name)

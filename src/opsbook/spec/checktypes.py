@@ -8,14 +8,19 @@ back as (location below the check, message) pairs, so the validator can name fil
 from __future__ import annotations
 
 import difflib
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from opsbook.checks.registry import check_type_names, get_check_type
-from opsbook.spec.models import COMMON_CHECK_FIELDS, Check
+
+if TYPE_CHECKING:
+    from opsbook.spec.models import Check
 
 Loc = tuple[str | int, ...]
+COMMON_CHECK_FIELDS = ("description", "timeout")
+"""The keys every check has, whatever its type."""
 
 
 def bind_check(check: Check) -> list[tuple[Loc, str]]:

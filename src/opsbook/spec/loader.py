@@ -7,7 +7,6 @@ This is the only module that reads YAML. Problems are collected (not raised one 
 from __future__ import annotations
 
 import difflib
-import functools
 import types
 import typing
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from opsbook.errors import Problem, SpecError, SpecNotFound
 from opsbook.spec import fastyaml, limits
@@ -372,28 +371,3 @@ def _unwrap(annotation: Any) -> Any:
         models = [a for a in typing.get_args(annotation) if a is not type(None)]
         return models[0] if len(models) == 1 else annotation
     return annotation
-
-
-@functools.cache
-def _adapter(config_type: Any) -> TypeAdapter[Any]:
-    """One adapter per kind's configuration type: building one costs more than validating a
-    step with it (45 ms of a 1,000-step runbook's validation went to rebuilding them)."""
-    return TypeAdapter(config_type)
-
-
-def validate_kind_config(config_type: Any, value: Any) -> tuple[Any, list[tuple[Loc, str]]]:
-    """Validate a step kind's configuration; returns the value and (loc, message) problems."""
-    try:
-        adapter = _adapter(config_type)
-    except TypeError:  # a plugin's type that cannot be a cache key
-        adapter = TypeAdapter(config_type)
-    try:
-        return adapter.validate_python(value), []
-    except ValidationError as err:
-        return None, [
-            (
-                tuple(p for p in e["loc"] if not (isinstance(p, str) and "[" in p)),
-                e["msg"].removeprefix("Value error, "),
-            )
-            for e in err.errors()
-        ]

@@ -78,9 +78,6 @@ class EnvVar(Model):
     _scalar_to_text = field_validator("default", "example", mode="before")(_text)
 
 
-COMMON_CHECK_FIELDS = ("description", "timeout")
-
-
 class Check(BaseModel):
     """A named, read-only verification. Exactly one key besides the common fields names its
     type (``http``, ``sql``, ``tcp``, ``command``, ``env`` or a plugin's); the other keys belong

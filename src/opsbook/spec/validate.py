@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from opsbook.errors import ExpressionError, Problem
 from opsbook.spec import expressions as ex
+from opsbook.spec.kindconfig import validate_kind_config
 from opsbook.spec.limits import id_problem
 from opsbook.spec.models import COMMON_STEP_FIELDS, ENV_NAME, Runbook, Spec
 from opsbook.steps.registry import get_kind, is_kind, kind_names
@@ -126,8 +127,6 @@ def _path(loc: Loc) -> str:
 
 
 def _runbook_problems(spec: Spec, rb_name: str, runbook: Runbook) -> Iterator[tuple[Loc, str]]:
-    from opsbook.spec.loader import validate_kind_config
-
     base: Loc = ("runbooks", rb_name)
     if not runbook.steps:
         yield base, "runbook has no steps; add at least one under steps:"
