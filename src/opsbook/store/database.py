@@ -112,7 +112,6 @@ class Store:
         return _damaged(err)
 
     def _unavailable(self, err: OperationalError) -> StoreError:
-        reason = " ".join(str(err.orig).split())  # drivers answer over several lines
         if _lock_timeout(err):
             reason = str(err.orig).strip().splitlines()[0]  # without PostgreSQL's CONTEXT line
             return StoreError(
@@ -122,6 +121,7 @@ class Store:
                 " PostgreSQL: pg_stat_activity); a run it stopped resumes with `opsbook resume`;"
                 f" {LOCK_WAIT_ENV} sets the wait",
             )
+        reason = " ".join(str(err.orig).split())  # drivers answer over several lines
         return StoreError(
             f"store unavailable ({self.display_url}): {reason}",
             hint=f"check {URL_ENV} / --store and that the server is running",
