@@ -180,11 +180,12 @@ def _lock_timeout(err: OperationalError) -> bool:
     return isinstance(err.orig, sqlite3.OperationalError) and "database is locked" in str(err.orig)
 
 
-def _set_wal(cursor: Any) -> None:
+def _set_wal(cursor: Any, wait: float) -> None:
     """Switch to WAL. Switching needs an exclusive lock and SQLite answers "database is locked"
     at once, without the busy handler, when two processes open a new store together (two
-    `opsbook run` started at the same moment): so wait and retry, for up to the busy timeout."""
-    deadline = time.monotonic() + lock_wait()
+    `opsbook run` started at the same moment): so wait and retry, for up to ``wait`` seconds (the
+    busy timeout)."""
+    deadline = time.monotonic() + wait
     delay = 0.005
     while True:
         try:
@@ -288,7 +289,7 @@ def _sqlite_engine(url: str) -> Engine:
         dbapi_conn.isolation_level = None  # let the begin hook issue BEGIN itself
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
-        _set_wal(cursor)
+        _set_wal(cursor, wait)
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
