@@ -9,7 +9,6 @@ connection of the test's own holds them.
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from collections.abc import Iterator
@@ -110,42 +109,37 @@ def test_ctrl_c_while_another_transaction_holds_the_run_fails_clearly_and_resume
     assert set(step_status(store_url, run.id).values()) == {"succeeded"}
 
 
-def _setting(store_url: str, name: str, **env: str) -> Any:
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
+def _setting(store_url: str, name: str) -> Any:
+    """The value of a setting on a connection of a store opened with the current environment."""
+    store = open_store(store_url)
     try:
-        store = open_store(store_url)
-        try:
-            with store.begin() as conn:
-                if store.dialect == "sqlite":
-                    return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-                return conn.exec_driver_sql(f"SHOW {name}").scalar()
-        finally:
-            store.close()
+        with store.begin() as conn:
+            if store.dialect == "sqlite":
+                return conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            return conn.exec_driver_sql(f"SHOW {name}").scalar()
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        store.close()
 
 
 def test_the_wait_is_set_on_every_connection_and_a_users_own_setting_wins(
-    store_url: str,
+    store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("OPSBOOK_STORE_LOCK_WAIT", raising=False)
+    monkeypatch.delenv("PGOPTIONS", raising=False)
     if store_url.startswith("sqlite"):
         assert _setting(store_url, "busy_timeout") == 30000
-        assert _setting(store_url, "busy_timeout", OPSBOOK_STORE_LOCK_WAIT="2.5") == 2500
+        monkeypatch.setenv("OPSBOOK_STORE_LOCK_WAIT", "2.5")
+        assert _setting(store_url, "busy_timeout") == 2500
         return
     assert _setting(store_url, "lock_timeout") == "30s"
-    assert _setting(store_url, "lock_timeout", OPSBOOK_STORE_LOCK_WAIT="2") == "2s"
     # The URL's own options and $PGOPTIONS still apply (a connection argument would have
     # replaced them), and a lock_timeout given there is the one used.
     with_options = store_url + "?options=-c%20lock_timeout%3D7s"
     assert _setting(with_options, "lock_timeout") == "7s"
-    assert _setting(store_url, "statement_timeout", PGOPTIONS="-c statement_timeout=12345") == (
-        "12345ms"
-    )
+    monkeypatch.setenv("PGOPTIONS", "-c statement_timeout=12345")
+    assert _setting(store_url, "statement_timeout") == "12345ms"
+    monkeypatch.setenv("OPSBOOK_STORE_LOCK_WAIT", "2")
+    assert _setting(store_url, "lock_timeout") == "2s"
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-5", "nan", "inf", "1e9", "30s", "\x1b[31m"])

@@ -4,7 +4,6 @@ tests/artifacts/screenshots/ (gitignored) for a person to look at."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from web_support import CHROMIUM, Serve, make_token, make_user, project, serving, wait_until
+from web_support import Serve, chromium_or_skip, make_token, make_user, project, serving, wait_until
 from web_support import browser as chromium
 
 SHOTS = Path(__file__).resolve().parent / "artifacts" / "screenshots"
@@ -48,10 +47,7 @@ runbooks:
 {STEPS}
 """
 
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing under CI; .ci/run installs Debian's chromium")
-    pytest.skip(f"no chromium at {CHROMIUM}", allow_module_level=True)
+chromium_or_skip()
 
 
 @pytest.fixture(scope="module")

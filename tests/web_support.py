@@ -33,14 +33,15 @@ CHROMIUM_ARGS = [
 
 
 def chromium_or_skip() -> None:
-    """Skip a browser test where chromium is missing; under CI (which installs it) fail."""
+    """Skip a browser test (or, called at its top, a whole module) where chromium is missing;
+    under CI, which installs it, fail instead."""
     import pytest
 
     if Path(CHROMIUM).exists():
         return
     if os.environ.get("CI"):
         raise RuntimeError(f"{CHROMIUM} is missing under CI; .ci/run installs Debian's chromium")
-    pytest.skip(f"no chromium at {CHROMIUM}")
+    pytest.skip(f"no chromium at {CHROMIUM}", allow_module_level=True)
 
 
 @contextlib.contextmanager
