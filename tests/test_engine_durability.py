@@ -58,11 +58,11 @@ def _started(root: Path, url: str, name: str) -> subprocess.Popen[str]:
     """`opsbook run release` in ``root``, once its run exists (or the process ended): start-up
     time varies with the machine's load, so a trial counts its random moment from there."""
     proc = popen(root, url, "run", "release", "--env", "local")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and proc.poll() is None:
-        if any(r.project == name for r in runs(url)):
-            break
-        time.sleep(0.01)
+    wait_until(
+        lambda: proc.poll() is not None or any(r.project == name for r in runs(url)),
+        interval=0.01,
+        what="the run to be created",
+    )
     return proc
 
 
