@@ -9,6 +9,7 @@ connection of the test's own holds them.
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from collections.abc import Iterator
@@ -40,6 +41,21 @@ runbooks:
 """
 
 WAIT = {"OPSBOOK_STORE_LOCK_WAIT": "1"}
+DOC = Path(__file__).resolve().parent.parent / "docs" / "run.md"
+
+
+def _as_documented(store_url: str) -> re.Pattern[str]:
+    """docs/run.md's example of the message, for a wait of 1 s on this store: its URL stands
+    for any, and on SQLite the driver's reason is SQLite's."""
+    (line,) = [
+        t.strip() for t in DOC.read_text().splitlines() if t.strip().startswith("error: the store")
+    ]
+    pattern = re.escape(line.replace("locked for 30 s", "locked for 1 s"))
+    pattern = pattern.replace(re.escape("(postgresql://ops@db/opsbook)"), r"\([^)]+\)")
+    if store_url.startswith("sqlite"):
+        pg_reason = re.escape("(canceling statement due to lock timeout)")
+        pattern = pattern.replace(pg_reason, re.escape("(database is locked)"))
+    return re.compile(pattern)
 
 
 @contextmanager
@@ -76,6 +92,7 @@ def test_a_command_waiting_on_a_held_lock_fails_clearly_then_works_once_it_is_le
         waited = time.monotonic() - started
     assert blocked.returncode == 1, blocked.stdout + blocked.stderr
     assert blocked.stderr.startswith("error: the store stayed locked for 1 s"), blocked.stderr
+    assert _as_documented(store_url).fullmatch(blocked.stderr.strip()), blocked.stderr
     assert "OPSBOOK_STORE_LOCK_WAIT" in blocked.stderr
     assert "Traceback" not in blocked.stderr
     assert waited < 20  # one wait, not for ever (the bound only catches a hang)
